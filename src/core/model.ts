@@ -1,0 +1,164 @@
+/**
+ * The data that flows through the pure core:
+ *   desired-state files -> Resource[] (load) -> HostIntent per host (render)
+ *   HostIntent + ObservedHost (probe) -> HostPlan (diff)
+ * Everything here is plain data: no classes, no I/O.
+ */
+
+export const API_VERSION = 'hostop.dev/v1alpha1';
+
+/** Where a document came from, so every problem can name file and line. */
+export interface SourceRef {
+  file: string;
+  /** 1-based line of the document start (or of the offending node when known). */
+  line: number;
+}
+
+export interface ResourceRef {
+  kind: string;
+  name: string;
+}
+
+export interface ObjectMeta {
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** A validated resource. `spec` has passed the CRD schema (defaults applied). */
+export interface Resource<S = Record<string, unknown>> {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: S;
+  source: SourceRef;
+}
+
+/** One problem found in the desired state. Loaders return these as values; they never throw for bad input. */
+export interface Problem {
+  severity: 'error' | 'warning';
+  file: string;
+  line?: number;
+  /** JSON path of the offending field, e.g. `/spec/port` (empty for whole-document problems). */
+  path: string;
+  message: string;
+}
+
+/** A host as declared by a `Host` resource. */
+export interface HostRef {
+  name: string;
+  labels: Record<string, string>;
+  address: string;
+  port: number;
+  user: string;
+  hostKey: string;
+  identityFile?: string;
+  /** How a non-root user gains root: `sudo -n`. Root needs nothing. */
+  privilege: 'root' | 'sudo';
+}
+
+/** A validated desired state: the unit of change for the daemon. */
+export interface Snapshot {
+  resources: Resource[];
+  hosts: HostRef[];
+  /** git SHA (+ "-dirty"), or undefined when the directory is not a git checkout. */
+  revision?: string;
+  warnings: Problem[];
+}
+
+// ---------------------------------------------------------------------------
+// Intent: what one host must look like (output of render)
+
+/** A validator run on the candidate file before it is activated; `{}` in argv is replaced by the candidate path. */
+export interface ValidatorSpec {
+  argv: string[];
+  timeoutMs: number;
+}
+
+export interface FileIntent {
+  path: string;
+  /** Exact UTF-8 content the file must have. */
+  content: string;
+  /** Octal string, e.g. "0644". */
+  mode: string;
+  owner: string;
+  group: string;
+  /** How to compare semantically before a byte diff (key order is not drift). */
+  format: 'json' | 'yaml' | 'text';
+  validate?: ValidatorSpec;
+  /** Units to reload or restart (per their ServiceIntent.onChange) when this file changes. */
+  notify: string[];
+  /** Literal values in `content` that must never be shown (masked in diffs, plans, logs). */
+  secrets: string[];
+  resource: ResourceRef;
+}
+
+export type HealthCheck =
+  | { type: 'http'; url: string; expectStatus: number; timeoutMs: number }
+  | { type: 'tcp'; host: string; port: number; timeoutMs: number };
+
+export interface ServiceIntent {
+  unit: string;
+  /** Undefined: hostop does not manage the run state, only reloads on change. */
+  state?: 'running' | 'stopped';
+  enabled?: boolean;
+  /** What a change of a notifying file triggers. */
+  onChange: 'reload' | 'restart';
+  health?: HealthCheck;
+  resource: ResourceRef;
+}
+
+/** A reachability check run from the host (e.g. the collector's OTLP port from an agent host). */
+export interface CheckIntent {
+  name: string;
+  type: 'tcp';
+  host: string;
+  port: number;
+  timeoutMs: number;
+  resource: ResourceRef;
+}
+
+export interface HostIntent {
+  host: HostRef;
+  files: FileIntent[];
+  services: ServiceIntent[];
+  checks: CheckIntent[];
+}
+
+/** What one kind's render contributes for one host. */
+export interface IntentPart {
+  files?: FileIntent[];
+  services?: ServiceIntent[];
+  checks?: CheckIntent[];
+}
+
+// ---------------------------------------------------------------------------
+// Observed: what one probe saw on a host
+
+export interface ObservedFile {
+  path: string;
+  type: 'missing' | 'file' | 'dir' | 'symlink' | 'other';
+  sha256?: string;
+  size?: number;
+  /** Octal string, e.g. "0644". */
+  mode?: string;
+  owner?: string;
+  group?: string;
+}
+
+export interface ObservedUnit {
+  unit: string;
+  /** systemd ActiveState: active, inactive, failed, activating, ... */
+  active: string;
+  /** systemd UnitFileState: enabled, disabled, static, masked, "" when unknown. */
+  enabled: string;
+  /** systemd LoadState: loaded, not-found, ... */
+  load: string;
+}
+
+export interface ObservedHost {
+  host: string;
+  facts: { hostname: string; os: string; systemd: boolean };
+  files: Record<string, ObservedFile>;
+  units: Record<string, ObservedUnit>;
+}

@@ -1,0 +1,16 @@
+import type { HostRef, IntentPart, Problem, Resource, Snapshot } from '../core/model.js';
+
+/**
+ * One resource kind: its CRD lives in `crds/<plural>.yaml`, its code in one file under `src/kinds/`,
+ * and one line in `registry.ts` registers it.
+ */
+export interface KindModule<S = Record<string, unknown>> {
+  kind: string;
+  /**
+   * Pure: the files, services and checks this resource wants on one host it selects.
+   * Deterministic: the same inputs give byte-identical output. Never throws for schema-valid input.
+   */
+  render(resource: Resource<S>, host: HostRef, snapshot: Snapshot): IntentPart;
+  /** Checks the schema cannot express (cross-field rules). Returned as values, never thrown. */
+  validate?(resource: Resource<S>): Omit<Problem, 'file' | 'line' | 'severity'>[];
+}
