@@ -88,6 +88,8 @@ export interface FileIntent {
   validate?: ValidatorSpec;
   /** Units to reload or restart (per their ServiceIntent.onChange) when this file changes. */
   notify: string[];
+  /** The file is a systemd unit or drop-in: `systemctl daemon-reload` runs before any notified unit. */
+  daemonReload?: boolean;
   /** Literal values in `content` that must never be shown (masked in diffs, plans, logs). */
   secrets: string[];
   resource: ResourceRef;

@@ -11,6 +11,11 @@ export interface KindModule<S = Record<string, unknown>> {
    * Deterministic: the same inputs give byte-identical output. Never throws for schema-valid input.
    */
   render(resource: Resource<S>, host: HostRef, snapshot: Snapshot): IntentPart;
+  /**
+   * Names of `Host` resources this resource refers to (e.g. the collector host an agent exports to),
+   * with the JSON path of each reference; the loader reports unknown ones.
+   */
+  hostReferences?(resource: Resource<S>): { path: string; host: string }[];
   /** Checks the schema cannot express (cross-field rules). Returned as values, never thrown. */
   validate?(resource: Resource<S>): Omit<Problem, 'file' | 'line' | 'severity'>[];
 }
