@@ -1,1 +1,63 @@
-console.log('hostop');
+import { type CommandSpec, UsageError, commandHelp, parseCommandArgs } from './cli/args.js';
+import { validateCommand } from './cli/validate-command.js';
+import { describeError } from './core/errors.js';
+
+/** Composition root of the command line: one entry per command, each in its own file under src/cli/. */
+const commands: CommandSpec[] = [validateCommand];
+
+function mainHelp(): string {
+  const lines = [
+    'hostop: a Kubernetes-style operator for bare hosts. Commit desired state; the fleet converges over SSH.',
+    '',
+    'Usage: hostop <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary.split('. ')[0]}`),
+    '',
+    "Run 'hostop <command> --help' for a command's options.",
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name ? 0 : 1;
+  }
+  if (name === '--version' || name === 'version') {
+    process.stdout.write('hostop 0.1.0\n');
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`hostop: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`);
+    return 1;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(cmd));
+    return 0;
+  }
+  try {
+    const { values, positionals } = parseCommandArgs(cmd, rest);
+    return await cmd.run(values, positionals);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`hostop ${cmd.name}: ${e.message}\n\n${commandHelp(cmd)}`);
+      return 1;
+    }
+    process.stderr.write(`hostop ${cmd.name}: ${describeError(e)}\n`);
+    if (process.env.HOSTOP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`hostop: ${describeError(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,55 @@
+import { loadDesiredState } from '../core/load.js';
+import { renderSnapshot } from '../core/render.js';
+import { type CommandSpec, outputFormat } from './args.js';
+import { formatProblem } from './problems-output.js';
+
+export const validateCommand: CommandSpec = {
+  name: 'validate',
+  summary:
+    'Loads and validates a desired-state directory without touching any host: YAML syntax, CRD schemas, duplicates, ' +
+    'host references, conflicting file claims. Prints a summary, or every problem with file, line and field.',
+  usage: 'hostop validate [DIR] [--inventory FILE] [--output text|json]',
+  options: { inventory: { type: 'string' }, output: { type: 'string', short: 'o' } },
+  help: [
+    'DIR                 desired-state directory (default: desired-state)',
+    '--inventory FILE    Host resources that replace same-named hosts (e.g. .lab/hosts.yaml)',
+    '-o, --output FMT    text (default) or json',
+    'Exit codes: 0 valid, 1 invalid.',
+  ],
+  async run(values, positionals) {
+    const dir = positionals[0] ?? 'desired-state';
+    const format = outputFormat(values.output);
+    const result = loadDesiredState(dir, { inventory: values.inventory as string | undefined });
+    const errors = result.problems.filter((p) => p.severity === 'error');
+    const snapshot = result.snapshot;
+    if (format === 'json') {
+      const summary = snapshot && summarize(snapshot);
+      process.stdout.write(`${JSON.stringify({ valid: errors.length === 0, problems: result.problems, summary }, null, 2)}\n`);
+      return errors.length === 0 ? 0 : 1;
+    }
+    for (const p of result.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    if (!snapshot) {
+      process.stderr.write(`\n${dir}: invalid, ${errors.length} error(s)\n`);
+      return 1;
+    }
+    const s = summarize(snapshot);
+    const out = [`${dir}: valid${snapshot.revision ? ` at revision ${snapshot.revision}` : ''}`, '', 'Resources by kind:'];
+    for (const [kind, n] of Object.entries(s.kinds)) out.push(`  ${kind.padEnd(20)} ${n}`);
+    out.push('', `Hosts (${s.hosts.length}):`);
+    for (const h of s.hosts) out.push(`  ${h.name.padEnd(20)} ${String(h.files).padStart(3)} files  ${h.services} services  ${h.checks} checks`);
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  },
+};
+
+function summarize(snapshot: NonNullable<ReturnType<typeof loadDesiredState>['snapshot']>) {
+  const kinds: Record<string, number> = {};
+  for (const r of snapshot.resources) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
+  const hosts = renderSnapshot(snapshot).map((i) => ({
+    name: i.host.name,
+    files: i.files.length,
+    services: i.services.length,
+    checks: i.checks.length,
+  }));
+  return { revision: snapshot.revision, kinds: Object.fromEntries(Object.entries(kinds).sort()), hosts };
+}

@@ -1,0 +1,43 @@
+import { execFileSync } from 'node:child_process';
+import type { Problem } from './model.js';
+import { type BuildResult, buildSnapshot } from './build-snapshot.js';
+import { kindSchemas } from './schemas.js';
+import { readDesiredStateFiles } from '../source/read-files.js';
+
+export interface LoadOptions {
+  /** A file or directory of Host resources that replace same-named hosts (e.g. `.lab/hosts.yaml`). */
+  inventory?: string;
+}
+
+/**
+ * The loader's boundary: reads the directory (and the inventory) from disk, then validates purely
+ * (`buildSnapshot`). Never throws for bad input; an unreadable directory is one problem.
+ */
+export function loadDesiredState(dir: string, opts: LoadOptions = {}): BuildResult {
+  try {
+    const files = readDesiredStateFiles(dir);
+    const inventory = opts.inventory ? readDesiredStateFiles(opts.inventory) : undefined;
+    if (files.length === 0) return { problems: [unreadable(dir, 'no *.yaml or *.yml files found')] };
+    return buildSnapshot(files, kindSchemas(), { inventory, revision: gitRevision(dir) });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
+    return { problems: [unreadable(opts.inventory && code ? opts.inventory : dir, why)] };
+  }
+}
+
+function unreadable(file: string, message: string): Problem {
+  return { severity: 'error', file, path: '', message: `cannot read desired state: ${message}` };
+}
+
+/** `<sha>` or `<sha>-dirty` when `dir` is inside a git work tree; undefined otherwise (or without git). */
+export function gitRevision(dir: string): string | undefined {
+  try {
+    const opts = { cwd: dir, encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[], timeout: 5000 };
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], opts).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '.'], opts).trim() !== '';
+    return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    return undefined;
+  }
+}

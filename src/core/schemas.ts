@@ -1,0 +1,101 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parseAllDocuments } from 'yaml';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/** The compiled schema of one kind, from its CustomResourceDefinition in `crds/`. */
+export interface KindSchema {
+  kind: string;
+  plural: string;
+  /** Validates (and fills defaults into) a document's `spec`. */
+  validateSpec: ValidateFunction;
+}
+
+export interface SchemaError {
+  /** JSON path relative to the document root, e.g. `/spec/port`. */
+  path: string;
+  message: string;
+}
+
+/** Directory of the CRDs shipped with hostop (same relative place from `src/core` and `dist/core`). */
+export const CRD_DIR = new URL('../../crds/', import.meta.url);
+
+let cached: Map<string, KindSchema> | undefined;
+
+/**
+ * Compiles every CRD in `crds/` once per process. The CRDs are the only schema source; a broken CRD is a bug
+ * in hostop itself, so this throws (at start-up), unlike the desired-state loader.
+ */
+export function kindSchemas(): Map<string, KindSchema> {
+  if (cached) return cached;
+  const ajv = new Ajv({ strict: false, allErrors: true, useDefaults: true });
+  addFormats(ajv);
+  // `format: password` marks a secret in the CRDs (a Kubernetes-compatible way to say it); any string is valid.
+  ajv.addFormat('password', true);
+  const out = new Map<string, KindSchema>();
+  for (const name of readdirSync(CRD_DIR).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    for (const doc of parseAllDocuments(readFileSync(new URL(name, CRD_DIR), 'utf8'))) {
+      const crd = doc.toJS() as CrdDocument;
+      if (crd?.kind !== 'CustomResourceDefinition') continue;
+      const version = crd.spec.versions.find((v) => v.storage) ?? crd.spec.versions[0]!;
+      const specSchema = version.schema.openAPIV3Schema.properties?.spec ?? { type: 'object' };
+      out.set(crd.spec.names.kind, {
+        kind: crd.spec.names.kind,
+        plural: crd.spec.names.plural,
+        validateSpec: ajv.compile(closeObjects(structuredClone(specSchema))),
+      });
+    }
+  }
+  cached = out;
+  return out;
+}
+
+interface CrdDocument {
+  kind: string;
+  spec: {
+    names: { kind: string; plural: string };
+    versions: { storage?: boolean; schema: { openAPIV3Schema: { properties?: Record<string, unknown> } } }[];
+  };
+}
+
+/**
+ * Kubernetes prunes unknown fields silently; hostop rejects them so a typo never goes unnoticed.
+ * Every object schema with `properties` becomes closed unless it says `x-kubernetes-preserve-unknown-fields`.
+ */
+function closeObjects(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closeObjects);
+  if (!schema || typeof schema !== 'object') return schema;
+  const s = schema as Record<string, unknown>;
+  for (const [k, v] of Object.entries(s)) s[k] = k === 'default' || k === 'enum' ? v : closeObjects(v);
+  if (s.properties && !s['x-kubernetes-preserve-unknown-fields'] && s.additionalProperties === undefined) {
+    s.additionalProperties = false;
+  }
+  return s;
+}
+
+/** Turns ajv's errors into one line each, with the JSON path of the offending field (below `/spec`). */
+export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): SchemaError[] {
+  const out: SchemaError[] = [];
+  for (const e of errors ?? []) {
+    let path = `/spec${e.instancePath}`;
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'additionalProperties') {
+      const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+      path = `${path}/${extra}`;
+      message = 'unknown field (not in the schema)';
+    } else if (e.keyword === 'required') {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      path = `${path}/${missing}`;
+      message = 'required field is missing';
+    } else if (e.keyword === 'enum') {
+      message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+    } else if (e.keyword === 'pattern') {
+      message = `does not match the required pattern ${(e.params as { pattern: string }).pattern}`;
+    }
+    if (!out.some((o) => o.path === path && o.message === message)) out.push({ path, message });
+  }
+  return out;
+}
