@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { createTwoFilesPatch } from 'diff';
+import { parse as parseYaml } from 'yaml';
+import { maskSecrets } from './mask.js';
+import type { CheckIntent, FileIntent, HostIntent, ObservedFile, ObservedHost, ResourceRef, ServiceIntent } from './model.js';
+
+/**
+ * Pure diff of one host: desired intent against what the probe observed. Plain data, in the spirit of Flux's
+ * `created / configured / unchanged / deleted`: the planner prints it, apply executes it.
+ */
+export type FileAction = 'create' | 'update' | 'unchanged' | 'delete';
+export type FileAspect = 'content' | 'mode' | 'owner' | 'group' | 'type';
+export type ServiceAction = 'start' | 'stop' | 'enable' | 'disable' | 'reload' | 'restart';
+
+export interface FileChange {
+  path: string;
+  action: FileAction;
+  /** What differs (empty for create/delete/unchanged). */
+  changed: FileAspect[];
+  resource: ResourceRef;
+  /** The desired file (absent for delete). */
+  intent?: FileIntent;
+  /** Unified diff, secrets masked; absent when contents were not fetched or for unchanged files. */
+  diff?: string;
+}
+
+export interface ServiceChange {
+  unit: string;
+  actions: ServiceAction[];
+  /** Why, for people: "notified by /etc/otelcol-contrib/config.yaml", "is inactive, wants running". */
+  reasons: string[];
+  resource: ResourceRef;
+  intent: ServiceIntent;
+}
+
+export interface HostPlan {
+  host: string;
+  files: FileChange[];
+  services: ServiceChange[];
+  checks: CheckIntent[];
+  /** Paths whose content must be fetched to finish the diff (semantic compare or a diff to show). */
+  needsContent: string[];
+}
+
+/** What hostop recorded on the host about the files it manages (see apply/host-inventory). */
+export interface ManagedRecord {
+  kind: string;
+  name: string;
+}
+
+export interface DiffOptions {
+  /** Current contents of some files (fetched on request), by path. */
+  contents?: Record<string, string>;
+  /** Files hostop manages on this host according to its inventory there. */
+  managed?: Record<string, ManagedRecord>;
+  /** Delete managed files whose resource left the desired state (default true). */
+  prune?: boolean;
+  /** Ask for contents of changed text files too, so a diff can be shown (plan); apply skips it. */
+  wantDiffs?: boolean;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export function diffHost(intent: HostIntent, observed: ObservedHost, opts: DiffOptions = {}): HostPlan {
+  const files: FileChange[] = [];
+  const needsContent: string[] = [];
+  for (const f of intent.files) {
+    const change = diffFile(f, observed.files[f.path], opts, needsContent);
+    files.push(change);
+  }
+  if (opts.prune !== false) {
+    const desired = new Set(intent.files.map((f) => f.path));
+    for (const [path, rec] of Object.entries(opts.managed ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+      if (!desired.has(path)) files.push({ path, action: 'delete', changed: [], resource: rec });
+    }
+  }
+  return { host: intent.host.name, files, services: diffServices(intent, observed, files), checks: intent.checks, needsContent };
+}
+
+function diffFile(f: FileIntent, seen: ObservedFile | undefined, opts: DiffOptions, needsContent: string[]): FileChange {
+  const base = { path: f.path, resource: f.resource, intent: f };
+  if (!seen || seen.type === 'missing') {
+    return { ...base, action: 'create', changed: [], diff: unified(f.path, '', f.content, f.secrets) };
+  }
+  const changed: FileAspect[] = [];
+  if (seen.type !== 'file') changed.push('type');
+  else if (seen.sha256 !== sha256(f.content)) {
+    const current = opts.contents?.[f.path];
+    const structured = f.format !== 'text';
+    if (current === undefined && (structured || opts.wantDiffs)) needsContent.push(f.path);
+    // Until the content is known, a different hash counts as drift; a structured file whose parsed value is
+    // the same (key order, quoting) does not.
+    if (!(current !== undefined && f.format !== 'text' && sameStructure(f.format, current, f.content))) {
+      changed.push('content');
+    }
+  }
+  if (seen.type === 'file') {
+    if (normMode(seen.mode) !== normMode(f.mode)) changed.push('mode');
+    if (seen.owner !== f.owner) changed.push('owner');
+    if (seen.group !== f.group) changed.push('group');
+  }
+  if (changed.length === 0) return { ...base, action: 'unchanged', changed };
+  const current = opts.contents?.[f.path];
+  const diff = changed.includes('content') && current !== undefined ? unified(f.path, current, f.content, f.secrets) : undefined;
+  return { ...base, action: 'update', changed, diff };
+}
+
+/** Key order and formatting are not drift for JSON/YAML: compare the parsed values. Unparseable is drift. */
+export function sameStructure(format: 'json' | 'yaml', a: string, b: string): boolean {
+  try {
+    const pa = format === 'json' ? JSON.parse(a) : parseYaml(a);
+    const pb = format === 'json' ? JSON.parse(b) : parseYaml(b);
+    return canonical(pa) === canonical(pb);
+  } catch {
+    return false;
+  }
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+function normMode(m: string | undefined): string {
+  return (m ?? '').replace(/^0+(?=\d{3})/, '').padStart(4, '0');
+}
+
+function unified(path: string, before: string, after: string, secrets: readonly string[]): string {
+  const patch = createTwoFilesPatch(path, path, before, after, undefined, undefined, { context: 3 });
+  // Drop the "Index:" / "=====" banner lines; keep ---/+++ and hunks.
+  const body = patch.split('\n').filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l)).join('\n');
+  return maskSecrets(body, secrets);
+}
+
+/**
+ * Service actions: run-state and enablement from the intent, plus one reload or restart per unit notified by a
+ * changed file (never one per file). A unit about to be started needs no restart.
+ */
+function diffServices(intent: HostIntent, observed: ObservedHost, files: FileChange[]): ServiceChange[] {
+  const out: ServiceChange[] = [];
+  for (const svc of intent.services) {
+    const seen = observed.units[svc.unit];
+    const actions: ServiceAction[] = [];
+    const reasons: string[] = [];
+    const active = seen?.active === 'active' || seen?.active === 'reloading' || seen?.active === 'activating';
+    if (svc.state === 'running' && !active) {
+      actions.push('start');
+      reasons.push(`is ${seen?.active ?? 'unknown'}, wants running`);
+    }
+    if (svc.state === 'stopped' && active) {
+      actions.push('stop');
+      reasons.push(`is ${seen?.active}, wants stopped`);
+    }
+    if (svc.enabled === true && seen?.enabled !== 'enabled') {
+      actions.push('enable');
+      reasons.push(`is ${seen?.enabled || 'not enabled'}, wants enabled`);
+    }
+    if (svc.enabled === false && seen?.enabled === 'enabled') {
+      actions.push('disable');
+      reasons.push('is enabled, wants disabled');
+    }
+    const touched = files.filter((f) => rewritesContent(f) && f.intent?.notify.includes(svc.unit));
+    if (touched.length > 0 && svc.state !== 'stopped' && !actions.includes('start') && (active || svc.state === 'running')) {
+      actions.push(svc.onChange);
+      reasons.push(`notified by ${touched.map((f) => f.path).join(', ')}`);
+    }
+    if (actions.length > 0) out.push({ unit: svc.unit, actions, reasons, resource: svc.resource, intent: svc });
+  }
+  return out;
+}
+
+/** A new file or new content reaches the service; a mode or owner fix alone does not need a reload. */
+export function rewritesContent(f: FileChange): boolean {
+  return f.action === 'create' || (f.action === 'update' && (f.changed.includes('content') || f.changed.includes('type')));
+}
+
+/** True when nothing needs doing on the host. */
+export function planIsEmpty(plan: HostPlan): boolean {
+  return plan.files.every((f) => f.action === 'unchanged') && plan.services.length === 0;
+}
