@@ -1,0 +1,1202 @@
+/* generated, do not edit: derived from crds/*.yaml by scripts/gen-types.ts (npx tsx scripts/gen-types.ts). */
+/* Fields with a CRD default are required here: the loader fills them in before any kind sees a spec. */
+/**
+ * What the application exports and where.
+ */
+export interface AppInstrumentationSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * OTEL_SERVICE_NAME.
+   */
+  serviceName: string;
+  /**
+   * Which variable names the application reads. otel: the standard OTEL_* (opentelemetry-instrument for Python, the PHP and Node SDKs). litellm: the LiteLLM proxy otel callback (OTEL_EXPORTER, OTEL_ENDPOINT, OTEL_HEADERS, OTEL_ENVIRONMENT_NAME); its config must list callbacks: ["otel"].
+   */
+  sdk: 'otel' | 'litellm';
+  /**
+   * Deployment environment: deployment.environment resource attribute (otel) or OTEL_ENVIRONMENT_NAME (litellm).
+   */
+  environment?: string;
+  /**
+   * Where the application sends OTLP: the collector's Host and the protocol. The address is taken from that Host resource, so the same desired state works for every environment.
+   */
+  collector: {
+    /**
+     * Name of the Host that runs the OpenTelemetry Collector.
+     */
+    host: string;
+    /**
+     * OTLP protocol. grpc uses port 4317 by default, http/protobuf and http/json port 4318.
+     */
+    protocol: 'grpc' | 'http/protobuf' | 'http/json';
+    /**
+     * Collector OTLP port; default 4317 for grpc, 4318 for http/protobuf and http/json.
+     */
+    port?: number;
+  };
+  /**
+   * Which signals to export. Every exporter variable is set explicitly, since the Python distro defaults all three to otlp. litellm exports traces only.
+   */
+  signals: {
+    /**
+     * Export traces.
+     */
+    traces: boolean;
+    /**
+     * Export metrics.
+     */
+    metrics: boolean;
+    /**
+     * Export logs (the collector needs a logs pipeline).
+     */
+    logs: boolean;
+  };
+  /**
+   * Extra OpenTelemetry resource attributes (OTEL_RESOURCE_ATTRIBUTES); values are percent-encoded as the variable requires. Keys: letters, digits, ".", "_" and "-".
+   */
+  resourceAttributes?: {
+    [k: string]: string;
+  };
+  /**
+   * OTLP request headers (OTEL_EXPORTER_OTLP_HEADERS), e.g. Authorization: Bearer <token>. Values are secrets: masked in every diff, plan and log. Names: letters, digits and "-"; values must not contain a comma.
+   */
+  headers?: {
+    [k: string]: string;
+  };
+  /**
+   * Further environment variables, verbatim (e.g. OTEL_METRIC_EXPORT_INTERVAL). Must not repeat a variable that hostop derives from the typed fields.
+   */
+  env?: {
+    [k: string]: string;
+  };
+  /**
+   * Variant for a systemd service: Environment= lines in a drop-in; daemon-reload, then the unit is restarted.
+   */
+  systemd?: {
+    /**
+     * The application unit; without a suffix it means .service.
+     */
+    unit: string;
+    /**
+     * Drop-in file name.
+     */
+    dropInName: string;
+  };
+  /**
+   * Variant for a php-fpm pool: hostop owns the whole pool file (pool basics plus quoted env[...] lines) and reloads php<version>-fpm gracefully. Works with the default clear_env = yes.
+   */
+  phpFpm?: {
+    /**
+     * PHP version of the FPM package, e.g. 8.2.
+     */
+    version: string;
+    /**
+     * Pool name (also the file name).
+     */
+    pool: string;
+    /**
+     * Worker user.
+     */
+    user: string;
+    /**
+     * Worker group.
+     */
+    group: string;
+    /**
+     * Socket path or [address:]port; default /run/php/php<version>-fpm-<pool>.sock.
+     */
+    listen?: string;
+    /**
+     * pm.max_children (pm = dynamic).
+     */
+    maxChildren: number;
+  };
+  /**
+   * How hostop checks the service is healthy after a reload or restart, as seen from the host itself (hostop tunnels to it over SSH). Set exactly one of http and tcp. When the check does not pass in time, hostop restores the previous files.
+   */
+  health?: {
+    /**
+     * An HTTP GET that must answer with expectStatus.
+     */
+    http?: {
+      /**
+       * URL as seen from the host, e.g. http://127.0.0.1:3200/ready.
+       */
+      url: string;
+      /**
+       * The status code that means healthy.
+       */
+      expectStatus: number;
+    };
+    /**
+     * A TCP connect that must succeed.
+     */
+    tcp?: {
+      /**
+       * Address to connect to, as seen from the host.
+       */
+      host: string;
+      /**
+       * Port to connect to.
+       */
+      port: number;
+    };
+    /**
+     * How long hostop waits for the check to pass after the service was reloaded or restarted.
+     */
+    timeoutSeconds: number;
+  };
+}
+
+/**
+ * Telemetry settings.
+ */
+export interface ClaudeCodeSettingsSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * File name in managed-settings.d/ (merged in alphabetical order; names starting with "." are ignored).
+   */
+  dropInName: string;
+  /**
+   * Where Claude Code sends OTLP: the collector's Host and the protocol. The address is taken from that Host resource, so the same desired state works for every environment.
+   */
+  collector: {
+    /**
+     * Name of the Host that runs the OpenTelemetry Collector.
+     */
+    host: string;
+    /**
+     * OTLP protocol. grpc uses port 4317 by default, http/protobuf and http/json port 4318.
+     */
+    protocol: 'grpc' | 'http/protobuf' | 'http/json';
+    /**
+     * Collector OTLP port; default 4317 for grpc, 4318 for http/protobuf and http/json.
+     */
+    port?: number;
+  };
+  /**
+   * Which signals to export. Off means the exporter variable is not set (Claude Code exports nothing by default).
+   */
+  signals: {
+    /**
+     * OTEL_METRICS_EXPORTER=otlp.
+     */
+    metrics: boolean;
+    /**
+     * OTEL_LOGS_EXPORTER=otlp (events: prompts, tool results, API requests). The collector needs a logs pipeline.
+     */
+    logs: boolean;
+    /**
+     * OTEL_TRACES_EXPORTER=otlp plus CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1 (traces are beta).
+     */
+    traces: boolean;
+  };
+  /**
+   * OTEL_METRIC_EXPORT_INTERVAL; Claude Code defaults to 60000.
+   */
+  metricExportIntervalMs?: number;
+  /**
+   * Extra OpenTelemetry resource attributes (OTEL_RESOURCE_ATTRIBUTES); values are percent-encoded as the variable requires. Keys: letters, digits, ".", "_" and "-".
+   */
+  resourceAttributes?: {
+    [k: string]: string;
+  };
+  /**
+   * OTLP request headers (OTEL_EXPORTER_OTLP_HEADERS), e.g. Authorization: Bearer <token>. Values are secrets: masked in every diff, plan and log. Names: letters, digits and "-"; values must not contain a comma.
+   */
+  headers?: {
+    [k: string]: string;
+  };
+  /**
+   * Further environment variables, verbatim (e.g. OTEL_METRIC_EXPORT_INTERVAL). Must not repeat a variable that hostop derives from the typed fields.
+   */
+  env?: {
+    [k: string]: string;
+  };
+}
+
+/**
+ * The file and what to do when it changes.
+ */
+export interface FileSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * Absolute path of the file; no "." or ".." segments.
+   */
+  path: string;
+  /**
+   * Exact content of the file (UTF-8).
+   */
+  content: string;
+  /**
+   * Permission bits as four octal digits.
+   */
+  mode: string;
+  /**
+   * Owning user.
+   */
+  owner: string;
+  /**
+   * Owning group.
+   */
+  group: string;
+  /**
+   * How hostop compares the file before a byte diff (so key order is not drift). Default: from the extension (.json json, .yaml/.yml yaml, otherwise text).
+   */
+  format?: 'json' | 'yaml' | 'text';
+  /**
+   * The whole content is a secret: masked in every diff, plan and log.
+   */
+  secret: boolean;
+  /**
+   * A command run on the candidate file before it replaces the old one; a non-zero exit aborts the change. '{}' in an argument is replaced by the candidate's path.
+   */
+  validate?: {
+    /**
+     * Command and arguments (no shell). At least one argument must contain {}.
+     *
+     * @minItems 1
+     */
+    argv: [string, ...string[]];
+    /**
+     * How long the command may run.
+     */
+    timeoutSeconds: number;
+  };
+  /**
+   * systemd units to reload or restart when the file changes (how, is decided by the Service or kind that manages the unit; restart when none does). A name without a suffix means .service.
+   */
+  notify?: string[];
+}
+
+/**
+ * The dashboard and where it appears.
+ */
+export interface GrafanaDashboardSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * Grafana folder title the dashboard appears in.
+   */
+  folder: string;
+  /**
+   * Stable uid of that folder.
+   */
+  folderUid?: string;
+  /**
+   * Organisation id.
+   */
+  orgId: number;
+  /**
+   * How often Grafana re-reads the JSON.
+   */
+  updateIntervalSeconds: number;
+  /**
+   * The dashboard model as exported from Grafana ("Export for sharing externally" off). It must have a uid and a title; a numeric id is dropped, since ids belong to one Grafana database.
+   */
+  dashboard: {
+    /**
+     * Stable dashboard uid (pins the URL).
+     */
+    uid: string;
+    /**
+     * Dashboard title.
+     */
+    title: string;
+    [k: string]: unknown;
+  };
+}
+
+/**
+ * The data sources of one provisioning file.
+ */
+export interface GrafanaDatasourceSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * Grafana >= 11.1: delete provisioned data sources that are no longer in any file.
+   */
+  prune: boolean;
+  /**
+   * The data sources.
+   *
+   * @minItems 1
+   */
+  datasources: [
+    {
+      /**
+       * Display name, unique in the organisation.
+       */
+      name: string;
+      /**
+       * Plugin id, e.g. prometheus, tempo, loki.
+       */
+      type: string;
+      /**
+       * Stable uid that dashboards and links refer to.
+       */
+      uid: string;
+      /**
+       * URL as seen from Grafana. Set exactly one of url and endpoint.
+       */
+      url?: string;
+      /**
+       * Where the data source lives, by Host name; hostop resolves the address (127.0.0.1 when it is the Grafana host itself).
+       */
+      endpoint?: {
+        /**
+         * Name of the Host that serves the data source.
+         */
+        host: string;
+        /**
+         * Port of the data source API.
+         */
+        port: number;
+        /**
+         * URL scheme.
+         */
+        scheme: 'http' | 'https';
+        /**
+         * Path prefix, e.g. /prometheus. Empty for none.
+         */
+        path: string;
+      };
+      /**
+       * proxy: Grafana queries the source; direct: the browser does.
+       */
+      access: 'proxy' | 'direct';
+      /**
+       * Organisation id.
+       */
+      orgId: number;
+      /**
+       * The default data source of the organisation (at most one).
+       */
+      isDefault: boolean;
+      /**
+       * Whether users may edit it in the UI.
+       */
+      editable: boolean;
+      /**
+       * HTTP basic authentication towards the data source.
+       */
+      basicAuth?: {
+        /**
+         * User name.
+         */
+        user: string;
+        /**
+         * Password (a secret, written to secureJsonData).
+         */
+        password: string;
+      };
+      /**
+       * Plugin settings, verbatim (e.g. httpMethod: POST, timeInterval: 15s).
+       */
+      jsonData?: {
+        [k: string]: unknown;
+      };
+      /**
+       * Encrypted plugin settings; every value is a secret.
+       */
+      secureJsonData?: {
+        [k: string]: string;
+      };
+      /**
+       * Trace to metrics links for a tempo data source: tracesToMetrics and the service map query the given Prometheus data source; node graph and search are enabled.
+       */
+      tempo?: {
+        /**
+         * uid of the Prometheus data source.
+         */
+        metricsDatasourceUid: string;
+        /**
+         * Span attributes turned into metric label matchers for tracesToMetrics.
+         */
+        tags: {
+          /**
+           * Span attribute, e.g. service.name.
+           */
+          key: string;
+          /**
+           * Label name in Prometheus, e.g. service_name. Empty: the key itself.
+           */
+          value?: string;
+        }[];
+      };
+    },
+    ...{
+      /**
+       * Display name, unique in the organisation.
+       */
+      name: string;
+      /**
+       * Plugin id, e.g. prometheus, tempo, loki.
+       */
+      type: string;
+      /**
+       * Stable uid that dashboards and links refer to.
+       */
+      uid: string;
+      /**
+       * URL as seen from Grafana. Set exactly one of url and endpoint.
+       */
+      url?: string;
+      /**
+       * Where the data source lives, by Host name; hostop resolves the address (127.0.0.1 when it is the Grafana host itself).
+       */
+      endpoint?: {
+        /**
+         * Name of the Host that serves the data source.
+         */
+        host: string;
+        /**
+         * Port of the data source API.
+         */
+        port: number;
+        /**
+         * URL scheme.
+         */
+        scheme: 'http' | 'https';
+        /**
+         * Path prefix, e.g. /prometheus. Empty for none.
+         */
+        path: string;
+      };
+      /**
+       * proxy: Grafana queries the source; direct: the browser does.
+       */
+      access: 'proxy' | 'direct';
+      /**
+       * Organisation id.
+       */
+      orgId: number;
+      /**
+       * The default data source of the organisation (at most one).
+       */
+      isDefault: boolean;
+      /**
+       * Whether users may edit it in the UI.
+       */
+      editable: boolean;
+      /**
+       * HTTP basic authentication towards the data source.
+       */
+      basicAuth?: {
+        /**
+         * User name.
+         */
+        user: string;
+        /**
+         * Password (a secret, written to secureJsonData).
+         */
+        password: string;
+      };
+      /**
+       * Plugin settings, verbatim (e.g. httpMethod: POST, timeInterval: 15s).
+       */
+      jsonData?: {
+        [k: string]: unknown;
+      };
+      /**
+       * Encrypted plugin settings; every value is a secret.
+       */
+      secureJsonData?: {
+        [k: string]: string;
+      };
+      /**
+       * Trace to metrics links for a tempo data source: tracesToMetrics and the service map query the given Prometheus data source; node graph and search are enabled.
+       */
+      tempo?: {
+        /**
+         * uid of the Prometheus data source.
+         */
+        metricsDatasourceUid: string;
+        /**
+         * Span attributes turned into metric label matchers for tracesToMetrics.
+         */
+        tags: {
+          /**
+           * Span attribute, e.g. service.name.
+           */
+          key: string;
+          /**
+           * Label name in Prometheus, e.g. service_name. Empty: the key itself.
+           */
+          value?: string;
+        }[];
+      };
+    }[],
+  ];
+}
+
+/**
+ * How to reach the host and how to trust it.
+ */
+export interface HostSpec {
+  /**
+   * DNS name or IP address hostop connects to.
+   */
+  address: string;
+  /**
+   * SSH port.
+   */
+  port: number;
+  /**
+   * SSH user. A user other than root needs privilege: sudo.
+   */
+  user: string;
+  /**
+   * The pinned public host key, exactly as in the second and third fields of /etc/ssh/ssh_host_ed25519_key.pub (no comment). hostop refuses to talk to a host that presents another key.
+   */
+  hostKey: string;
+  /**
+   * Absolute path of the private key to log in with (on the machine hostop runs on).
+   */
+  identityFile?: string;
+  /**
+   * How hostop gains root on the host: root (log in as root) or sudo (sudo -n, passwordless).
+   */
+  privilege: 'root' | 'sudo';
+}
+
+/**
+ * The collector pipelines.
+ */
+export interface OtelCollectorSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * The otelcol-contrib version installed on the hosts (e.g. 0.143.0). It decides component names: from 0.144.0 the OTLP exporters are otlp_grpc and otlp_http, before that otlp and otlphttp.
+   */
+  version: string;
+  /**
+   * The OTLP receiver, bound to 0.0.0.0 (since 0.104 it would default to localhost only).
+   */
+  otlp: {
+    /**
+     * OTLP gRPC port.
+     */
+    grpcPort: number;
+    /**
+     * OTLP HTTP port.
+     */
+    httpPort: number;
+  };
+  /**
+   * The memory_limiter processor, always first in every pipeline, checked every second.
+   */
+  memoryLimiter: {
+    /**
+     * Hard limit as a percentage of available memory.
+     */
+    limitPercentage: number;
+    /**
+     * Headroom below the hard limit at which the soft limit starts refusing data.
+     */
+    spikeLimitPercentage: number;
+  };
+  /**
+   * Resource attributes upserted on every signal by a resource processor (e.g. deployment.environment: prod).
+   */
+  resourceAttributes?: {
+    [k: string]: string;
+  };
+  /**
+   * The prometheus exporter that Prometheus scrapes; resource attributes become labels (resource_to_telemetry_conversion).
+   */
+  prometheus: {
+    /**
+     * Port of the exporter on 0.0.0.0.
+     */
+    port: number;
+    /**
+     * Optional prefix for every metric name.
+     */
+    namespace?: string;
+  };
+  /**
+   * Traces pipeline to Grafana Tempo over OTLP gRPC (plaintext). Omit for no traces pipeline.
+   */
+  traces?: {
+    /**
+     * Name of the Host that runs Tempo.
+     */
+    tempoHost: string;
+    /**
+     * Tempo's OTLP gRPC receiver port (4417 by default so it does not clash with the collector's 4317).
+     */
+    tempoPort: number;
+    /**
+     * Derive RED metrics and the service graph from spans (spanmetrics and servicegraph connectors into the metrics pipeline), which Grafana uses for Tempo -> Prometheus links.
+     */
+    spanMetrics: boolean;
+  };
+  /**
+   * Logs pipeline (Claude Code events, app logs). Omit when no sender exports logs.
+   */
+  logs?: {
+    /**
+     * debug: accept and drop (counts only, into the journal); otlpHttp: forward to endpoint.
+     */
+    exporter: 'debug' | 'otlpHttp';
+    /**
+     * OTLP/HTTP base URL for exporter otlpHttp, e.g. http://loki.example:3100/otlp.
+     */
+    endpoint?: string;
+  };
+}
+
+/**
+ * Prometheus configuration.
+ */
+export interface PrometheusScrapeSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * global.scrape_interval.
+   */
+  scrapeInterval: string;
+  /**
+   * global.evaluation_interval.
+   */
+  evaluationInterval: string;
+  /**
+   * global.external_labels.
+   */
+  externalLabels?: {
+    [k: string]: string;
+  };
+  /**
+   * rule_files: absolute paths or globs.
+   */
+  ruleFiles?: string[];
+  /**
+   * Alertmanager addresses (host:port) for static alerting configuration.
+   */
+  alertmanagers?: string[];
+  /**
+   * Readiness URL as seen from the host.
+   */
+  readyUrl: string;
+  /**
+   * Scrape jobs.
+   *
+   * @minItems 1
+   */
+  jobs: [
+    {
+      /**
+       * job_name, unique.
+       */
+      name: string;
+      /**
+       * metrics_path.
+       */
+      metricsPath: string;
+      /**
+       * scheme.
+       */
+      scheme: 'http' | 'https';
+      /**
+       * scrape_interval for this job.
+       */
+      scrapeInterval?: string;
+      /**
+       * honor_labels: keep job/instance labels the target sends (e.g. a collector exporter).
+       */
+      honorLabels: boolean;
+      /**
+       * Literal targets, host:port.
+       */
+      targets?: string[];
+      /**
+       * Targets by Host name.
+       */
+      hostTargets?: {
+        /**
+         * Name of the Host.
+         */
+        host: string;
+        /**
+         * Port of the metrics endpoint.
+         */
+        port: number;
+      }[];
+      /**
+       * Labels added to every target of the job.
+       */
+      labels?: {
+        [k: string]: string;
+      };
+    },
+    ...{
+      /**
+       * job_name, unique.
+       */
+      name: string;
+      /**
+       * metrics_path.
+       */
+      metricsPath: string;
+      /**
+       * scheme.
+       */
+      scheme: 'http' | 'https';
+      /**
+       * scrape_interval for this job.
+       */
+      scrapeInterval?: string;
+      /**
+       * honor_labels: keep job/instance labels the target sends (e.g. a collector exporter).
+       */
+      honorLabels: boolean;
+      /**
+       * Literal targets, host:port.
+       */
+      targets?: string[];
+      /**
+       * Targets by Host name.
+       */
+      hostTargets?: {
+        /**
+         * Name of the Host.
+         */
+        host: string;
+        /**
+         * Port of the metrics endpoint.
+         */
+        port: number;
+      }[];
+      /**
+       * Labels added to every target of the job.
+       */
+      labels?: {
+        [k: string]: string;
+      };
+    }[],
+  ];
+}
+
+/**
+ * The unit and its wanted state.
+ */
+export interface ServiceSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * systemd unit name; without a suffix it means .service.
+   */
+  unit: string;
+  /**
+   * Wanted run state.
+   */
+  state: 'running' | 'stopped';
+  /**
+   * Whether the unit starts at boot.
+   */
+  enabled: boolean;
+  /**
+   * What a change of a file that notifies this unit triggers: reload (the unit must support it) or restart.
+   */
+  onChange: 'reload' | 'restart';
+  /**
+   * How hostop checks the service is healthy after a reload or restart, as seen from the host itself (hostop tunnels to it over SSH). Set exactly one of http and tcp. When the check does not pass in time, hostop restores the previous files.
+   */
+  health?: {
+    /**
+     * An HTTP GET that must answer with expectStatus.
+     */
+    http?: {
+      /**
+       * URL as seen from the host, e.g. http://127.0.0.1:3200/ready.
+       */
+      url: string;
+      /**
+       * The status code that means healthy.
+       */
+      expectStatus: number;
+    };
+    /**
+     * A TCP connect that must succeed.
+     */
+    tcp?: {
+      /**
+       * Address to connect to, as seen from the host.
+       */
+      host: string;
+      /**
+       * Port to connect to.
+       */
+      port: number;
+    };
+    /**
+     * How long hostop waits for the check to pass after the service was reloaded or restarted.
+     */
+    timeoutSeconds: number;
+  };
+}
+
+/**
+ * Tempo settings.
+ */
+export interface TempoSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (its files stay as they are on the hosts).
+   */
+  suspend: boolean;
+  /**
+   * The Tempo version installed on the hosts (e.g. 2.8.2). Major 2 and 3 have different config shapes.
+   */
+  version: string;
+  /**
+   * How long trace blocks are kept, as a Go duration (168h is 7 days).
+   */
+  retention: string;
+  /**
+   * server.http_listen_port (API, /ready).
+   */
+  httpPort: number;
+  /**
+   * Tempo's own OTLP receivers, bound to 0.0.0.0. The defaults avoid 4317/4318, which the collector owns on a shared host.
+   */
+  otlp: {
+    /**
+     * OTLP gRPC port.
+     */
+    grpcPort: number;
+    /**
+     * OTLP HTTP port.
+     */
+    httpPort: number;
+  };
+  /**
+   * Directory for the WAL (<path>/wal) and blocks (<path>/blocks).
+   */
+  storagePath: string;
+}
