@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { ProtocolError } from '../core/errors.js';
+import type { ValidatorSpec } from '../core/model.js';
+import { quoteArg, quoteArgv } from '../ssh/quote.js';
+
+/**
+ * Pure builders of the POSIX sh scripts that apply runs on a host (through one persistent shell), and strict
+ * parsers of what they print. Every variable part goes through `quoteArg`; file contents travel as base64 in a
+ * quoted heredoc, so no byte of user data is ever read by the shell as code.
+ *
+ * On-host layout under `stateRoot` (default /var/lib/hostop, mode 0700):
+ *   managed.json       which paths hostop manages, for which resource (the ownership inventory)
+ *   backup/<id>        the previous version of a path, taken just before it is replaced (rollback)
+ *   original/<id>      the version found before hostop first managed the path (restored when pruned)
+ */
+export const DEFAULT_STATE_ROOT = '/var/lib/hostop';
+
+/** The candidate sits beside its target so the final rename is atomic (same filesystem). */
+export function tempPathFor(path: string): string {
+  const i = path.lastIndexOf('/');
+  return `${path.slice(0, i)}/.${path.slice(i + 1)}.hostop-new`;
+}
+
+/** A stable, filename-safe id for a target path. */
+export function pathId(path: string): string {
+  return createHash('sha256').update(path).digest('hex').slice(0, 32);
+}
+
+export interface StageItem {
+  path: string;
+  content: string;
+  mode: string;
+  owner: string;
+  group: string;
+  validate?: ValidatorSpec;
+}
+
+export interface StageResult {
+  /** 0 when the candidate was written with its mode and owner. */
+  written: number;
+  /** Exit code of the validator (undefined when there is none); 124 means it was killed at its deadline. */
+  validatorCode?: number;
+  /** First few KB of the validator's combined output (or of the staging error). */
+  output: string;
+}
+
+/**
+ * `(set -C; base64 -d > TMP) <<'HOSTOP_DATA_END' &&` + the data + the delimiter line: the next command
+ * continues the `&&` chain on the line after the delimiter. base64 has no `_`, so the data cannot end the heredoc.
+ */
+function writeFromHeredoc(tmp: string, content: string): string {
+  const b64 = Buffer.from(content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
+  return `(set -C; base64 -d > ${tmp}) <<'HOSTOP_DATA_END' &&\n${b64}HOSTOP_DATA_END\n`;
+}
+
+/** Writes `content` to `path` via a sibling temp file and an atomic rename (used for small state files). */
+function atomicWrite(path: string, content: string, mode: string): string {
+  const t = quoteArg(tempPathFor(path));
+  return `rm -f -- ${t} && ${writeFromHeredoc(t, content)}chmod ${quoteArg(mode)} ${t} && mv -fT -- ${t} ${quoteArg(path)}`;
+}
+
+/**
+ * Stage: write every candidate next to its target (refusing parents reached through a symlink and a
+ * pre-existing temp path of any kind), set mode and owner, then run its validator under `timeout`.
+ * Prints `staged I RC B64ERR` and, when a validator ran, `validated I RC B64OUT` per item.
+ */
+export function stageScript(items: StageItem[]): string {
+  const lines = ['umask 077'];
+  items.forEach((it, i) => {
+    const dir = it.path.slice(0, it.path.lastIndexOf('/')) || '/';
+    const d = quoteArg(dir);
+    const t = quoteArg(tempPathFor(it.path));
+    lines.push(
+      `err=$( { mkdir -p -- ${d} && [ "$(cd -P -- ${d} && pwd)" = ${d} ] || { echo "parent directory ${dir.replaceAll("'", '')} is missing or reached through a symlink"; exit 3; }; ` +
+        `rm -f -- ${t} && ${writeFromHeredoc(t, it.content)}` +
+        `chown -- ${quoteArg(`${it.owner}:${it.group}`)} ${t} && chmod -- ${quoteArg(it.mode)} ${t}; } 2>&1 )`,
+      `rc=$?; [ $rc -ne 0 ] && rm -f -- ${t}; printf 'staged ${i} %s %s\\n' $rc "$(printf '%s' "$err" | head -c 2000 | base64 | tr -d '\\n')"`,
+    );
+    if (it.validate) {
+      const argv = it.validate.argv.map((a) => a.replaceAll('{}', tempPathFor(it.path)));
+      const secs = Math.max(1, Math.ceil(it.validate.timeoutMs / 1000));
+      lines.push(
+        `if [ $rc -eq 0 ]; then out=$(timeout -k 2 ${secs} ${quoteArgv(argv)} 2>&1 </dev/null); vrc=$?; ` +
+          `printf 'validated ${i} %s %s\\n' $vrc "$(printf '%s' "$out" | head -c 4000 | base64 | tr -d '\\n')"; fi`,
+      );
+    }
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+export function parseStageOutput(stdout: string, count: number, host: string): StageResult[] {
+  const results: StageResult[] = Array.from({ length: count }, () => ({ written: -1, output: '' }));
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    const m = /^(staged|validated) (\d+) (\d+) ?([A-Za-z0-9+/=]*)$/.exec(line);
+    const r = m ? results[Number(m[2])] : undefined;
+    if (!m || !r) throw new ProtocolError(`unexpected line from the stage script: ${JSON.stringify(line.slice(0, 200))}`, { host });
+    const text = Buffer.from(m[4] ?? '', 'base64').toString('utf8');
+    if (m[1] === 'staged') {
+      r.written = Number(m[3]);
+      r.output = text;
+    } else {
+      r.validatorCode = Number(m[3]);
+      r.output = text;
+    }
+  }
+  const missing = results.findIndex((r) => r.written < 0);
+  if (missing >= 0) throw new ProtocolError(`stage script output ends before item ${missing}`, { host });
+  return results;
+}
+
+export interface ActivateItem {
+  path: string;
+  /** Take the pre-hostop copy into original/ (first time hostop manages an existing path). */
+  keepOriginal: boolean;
+}
+
+export interface UnitAction {
+  unit: string;
+  action: 'start' | 'stop' | 'enable' | 'disable' | 'reload' | 'restart';
+}
+
+/**
+ * Activate: back up each current target, rename each staged candidate over it (atomic), record the new
+ * inventory, then `daemon-reload` if asked and each unit action once.
+ * Prints `activated I RC existed|absent` per item and `unit I RC` per action.
+ */
+export function activateScript(
+  items: ActivateItem[],
+  opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[]; chmods?: ChmodItem[] },
+): string {
+  const root = opts.stateRoot;
+  const lines = [`umask 077`, `mkdir -p -- ${quoteArg(`${root}/backup`)} ${quoteArg(`${root}/original`)} && chmod 700 -- ${quoteArg(root)}`];
+  items.forEach((it, i) => {
+    const p = quoteArg(it.path);
+    const b = quoteArg(`${root}/backup/${pathId(it.path)}`);
+    const o = quoteArg(`${root}/original/${pathId(it.path)}`);
+    const original = it.keepOriginal ? ` && { [ -e ${o} ] || cp -a -- ${p} ${o}; }` : '';
+    lines.push(
+      `if [ -e ${p} ] || [ -L ${p} ]; then st=existed; rm -rf -- ${b} && cp -a -- ${p} ${b}${original}; else st=absent; rm -rf -- ${b}; fi && ` +
+        `mv -fT -- ${quoteArg(tempPathFor(it.path))} ${p}; printf 'activated ${i} %s %s\\n' $? $st`,
+    );
+  });
+  (opts.chmods ?? []).forEach((c, i) => {
+    lines.push(`chown -h -- ${quoteArg(`${c.owner}:${c.group}`)} ${quoteArg(c.path)} && chmod -- ${quoteArg(c.mode)} ${quoteArg(c.path)}; printf 'fixed ${i} %s\\n' $?`);
+  });
+  lines.push(`${atomicWrite(`${root}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
+  if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
+  opts.units.forEach((u, i) => lines.push(`systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`));
+  return `${lines.join('\n')}\n`;
+}
+
+export interface ChmodItem {
+  path: string;
+  mode: string;
+  owner: string;
+  group: string;
+}
+
+export interface ActivateResult {
+  activated: { code: number; existed: boolean }[];
+  fixed: number[];
+  inventory: number;
+  daemonReload?: number;
+  units: number[];
+}
+
+export function parseActivateOutput(stdout: string, items: number, host: string): ActivateResult {
+  const out: ActivateResult = { activated: [], fixed: [], inventory: -1, units: [] };
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    let m: RegExpExecArray | null;
+    if ((m = /^activated (\d+) (\d+) (existed|absent)$/.exec(line))) out.activated[Number(m[1])] = { code: Number(m[2]), existed: m[3] === 'existed' };
+    else if ((m = /^fixed (\d+) (\d+)$/.exec(line))) out.fixed[Number(m[1])] = Number(m[2]);
+    else if ((m = /^inventory (\d+)$/.exec(line))) out.inventory = Number(m[1]);
+    else if ((m = /^daemon-reload (\d+)$/.exec(line))) out.daemonReload = Number(m[1]);
+    else if ((m = /^unit (\d+) (\d+)$/.exec(line))) out.units[Number(m[1])] = Number(m[2]);
+    else throw new ProtocolError(`unexpected line from the activate script: ${JSON.stringify(line.slice(0, 200))}`, { host });
+  }
+  if (out.activated.filter(Boolean).length !== items || out.inventory < 0) {
+    throw new ProtocolError('activate script output is incomplete (connection lost mid-apply?)', { host });
+  }
+  return out;
+}
+
+export interface RestoreItem {
+  path: string;
+  /** The path existed before this apply: put the backup back; otherwise remove what apply created. */
+  existed: boolean;
+  /** Where to restore from (backup/ for rollback, original/ for prune). */
+  from: 'backup' | 'original';
+}
+
+/**
+ * Restore files (rollback of a failed change, or prune of a file whose resource left), rewrite the inventory,
+ * and run unit actions. Restoring is itself atomic: copy beside the target, then rename over it.
+ * Prints `restored I RC`, `inventory RC`, `unit I RC`.
+ */
+export function restoreScript(items: RestoreItem[], opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[] }): string {
+  const lines = ['umask 077'];
+  items.forEach((it, i) => {
+    const p = quoteArg(it.path);
+    const src = quoteArg(`${opts.stateRoot}/${it.from}/${pathId(it.path)}`);
+    const t = quoteArg(tempPathFor(it.path));
+    const body = it.existed
+      ? `rm -f -- ${t} && cp -a -- ${src} ${t} && mv -fT -- ${t} ${p}${it.from === 'original' ? ` && rm -f -- ${src}` : ''}`
+      : `rm -f -- ${p}`;
+    lines.push(`${body}; printf 'restored ${i} %s\\n' $?`);
+  });
+  lines.push(`${atomicWrite(`${opts.stateRoot}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
+  if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
+  opts.units.forEach((u, i) => lines.push(`systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`));
+  return `${lines.join('\n')}\n`;
+}
+
+export function parseRestoreOutput(stdout: string, host: string): { restored: number[]; inventory: number; units: number[] } {
+  const out = { restored: [] as number[], inventory: -1, units: [] as number[] };
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    let m: RegExpExecArray | null;
+    if ((m = /^restored (\d+) (\d+)$/.exec(line))) out.restored[Number(m[1])] = Number(m[2]);
+    else if ((m = /^inventory (\d+)$/.exec(line))) out.inventory = Number(m[1]);
+    else if (/^daemon-reload \d+$/.test(line)) continue;
+    else if ((m = /^unit (\d+) (\d+)$/.exec(line))) out.units[Number(m[1])] = Number(m[2]);
+    else throw new ProtocolError(`unexpected line from the restore script: ${JSON.stringify(line.slice(0, 200))}`, { host });
+  }
+  if (out.inventory < 0) throw new ProtocolError('restore script output is incomplete', { host });
+  return out;
+}
+
+/** Reads the inventory in one round trip: prints it base64-encoded, or nothing when absent. */
+export function readInventoryScript(stateRoot: string): string {
+  const f = quoteArg(`${stateRoot}/managed.json`);
+  return `if [ -f ${f} ]; then base64 < ${f} | tr -d '\\n'; fi; echo\n`;
+}
