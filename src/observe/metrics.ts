@@ -1,0 +1,235 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Outcome of one host reconcile, the only values `hostop_reconcile_total{result}` takes. */
+export type ReconcileResult = 'success' | 'drifted' | 'error' | 'rolled_back';
+const RECONCILE_RESULTS: readonly ReconcileResult[] = ['success', 'drifted', 'error', 'rolled_back'];
+
+/** Bounded reasons for `hostop_apply_failures_total`; anything else is counted as `Other`. */
+export type ApplyFailureReason =
+  | 'ValidationFailed'
+  | 'HealthCheckFailed'
+  | 'TransportError'
+  | 'Timeout'
+  | 'Other';
+const APPLY_FAILURE_REASONS: ReadonlySet<string> = new Set<ApplyFailureReason>([
+  'ValidationFailed',
+  'HealthCheckFailed',
+  'TransportError',
+  'Timeout',
+  'Other',
+]);
+
+/** 5 ms .. 5 min: a no-op probe of a near host up to a slow fleet-wide restart with health waits. */
+export const RECONCILE_DURATION_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+];
+
+/** Label value of `hostop_desired_state_info` when the desired-state directory is not a git checkout. */
+export const UNKNOWN_REVISION = 'unknown';
+
+/**
+ * hostop's own Prometheus metrics. The reconciler talks to this facade only, never to label strings, so the
+ * metric names and label sets stay exactly those the alert rules and dashboards expect.
+ *
+ * Contract: every method is synchronous and never throws for any string input. Label cardinality is bounded
+ * by the fleet (hosts × kinds × resource names) plus the fixed `result`/`reason` sets; series of a host or
+ * resource that left the desired state disappear after `forgetHost` / `forgetResource`.
+ */
+export interface HostopMetrics {
+  /** The registry holding these metrics and the default process metrics (not prom-client's global one). */
+  readonly registry: Registry;
+  /** `hostop_host_up{host}`: 1 when the last probe reached the host, else 0. */
+  recordProbe(host: string, up: boolean): void;
+  /** `hostop_host_key_mismatch{host}`: 1 while the host presents a key other than the pinned one. */
+  setHostKeyMismatch(host: string, mismatch: boolean): void;
+  /** `hostop_resource_drifted{host,kind,name}`: 1 while the last probe found the resource drifted. */
+  setDrifted(host: string, kind: string, name: string, drifted: boolean): void;
+  /** `hostop_drift_corrections_total{host,kind}` += 1. */
+  recordDriftCorrected(host: string, kind: string): void;
+  /** `hostop_rollbacks_total{host,kind}` += 1. */
+  recordRollback(host: string, kind: string): void;
+  /** `hostop_apply_failures_total{host,kind,reason}` += 1; a reason outside ApplyFailureReason counts as Other. */
+  recordApplyFailure(host: string, kind: string, reason: string): void;
+  /** `hostop_reconcile_total{result}` += 1 and one observation of `hostop_reconcile_duration_seconds`. */
+  recordReconcile(result: ReconcileResult, durationSeconds: number): void;
+  /**
+   * A desired-state snapshot loaded and validated: `hostop_desired_state_valid` 1, `hostop_desired_state_info`
+   * carries only this revision, `hostop_desired_state_last_load_timestamp_seconds` = `at`.
+   */
+  recordDesiredStateLoaded(revision: string | undefined, at: Date): void;
+  /** A snapshot failed to load: `hostop_desired_state_valid` 0; info and timestamp keep the snapshot in force. */
+  recordDesiredStateInvalid(): void;
+  /** `hostop_workqueue_depth`. */
+  setWorkqueueDepth(depth: number): void;
+  /** Deletes every series labelled with this host. */
+  forgetHost(host: string): void;
+  /** Deletes the per-resource series of one resource on one host (per-kind counters stay with the host). */
+  forgetResource(host: string, kind: string, name: string): void;
+}
+
+/** Creates the metrics on a fresh registry; `defaultMetrics: false` leaves out process metrics. */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): HostopMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const drifted = new Gauge({
+    name: 'hostop_resource_drifted',
+    help: '1 while the last probe found the resource drifted from its desired state.',
+    labelNames: ['host', 'kind', 'name'] as const,
+    registers,
+  });
+  const corrections = new Counter({
+    name: 'hostop_drift_corrections_total',
+    help: 'Drifted resources brought back to their desired state.',
+    labelNames: ['host', 'kind'] as const,
+    registers,
+  });
+  const hostUp = new Gauge({
+    name: 'hostop_host_up',
+    help: '1 when the last probe reached the host over SSH, else 0.',
+    labelNames: ['host'] as const,
+    registers,
+  });
+  const keyMismatch = new Gauge({
+    name: 'hostop_host_key_mismatch',
+    help: '1 while the host presents an SSH host key other than the pinned one.',
+    labelNames: ['host'] as const,
+    registers,
+  });
+  const reconciles = new Counter({
+    name: 'hostop_reconcile_total',
+    help: 'Host reconciles by result.',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'hostop_reconcile_duration_seconds',
+    help: 'Duration of one host reconcile (probe, diff, apply, verify).',
+    buckets: RECONCILE_DURATION_BUCKETS,
+    registers,
+  });
+  const rollbacks = new Counter({
+    name: 'hostop_rollbacks_total',
+    help: 'Changes rolled back because validation or health failed after the swap.',
+    labelNames: ['host', 'kind'] as const,
+    registers,
+  });
+  const applyFailures = new Counter({
+    name: 'hostop_apply_failures_total',
+    help: 'Failed applies by bounded reason.',
+    labelNames: ['host', 'kind', 'reason'] as const,
+    registers,
+  });
+  const desiredValid = new Gauge({
+    name: 'hostop_desired_state_valid',
+    help: '1 when the last load of the desired state was valid, else 0 (the last valid snapshot stays in force).',
+    registers,
+  });
+  const desiredInfo = new Gauge({
+    name: 'hostop_desired_state_info',
+    help: 'Always 1; the revision label names the desired-state revision in force.',
+    labelNames: ['revision'] as const,
+    registers,
+  });
+  const lastLoad = new Gauge({
+    name: 'hostop_desired_state_last_load_timestamp_seconds',
+    help: 'Unix time of the last successful desired-state load.',
+    registers,
+  });
+  const depth = new Gauge({
+    name: 'hostop_workqueue_depth',
+    help: 'Host keys waiting in the work queue (not counting in-flight or delayed ones).',
+    registers,
+  });
+
+  for (const result of RECONCILE_RESULTS) reconciles.inc({ result }, 0);
+  desiredValid.set(0);
+  depth.set(0);
+
+  // prom-client removes series by exact label set only, so remember which sets exist per host.
+  const seen = new Map<string, { resources: Set<string>; kinds: Set<string>; failures: Set<string> }>();
+  const track = (host: string) => {
+    let entry = seen.get(host);
+    if (!entry) {
+      entry = { resources: new Set(), kinds: new Set(), failures: new Set() };
+      seen.set(host, entry);
+    }
+    return entry;
+  };
+  let currentRevision: string | undefined;
+
+  return {
+    registry,
+    recordProbe(host, up) {
+      track(host);
+      hostUp.set({ host }, up ? 1 : 0);
+    },
+    setHostKeyMismatch(host, mismatch) {
+      track(host);
+      keyMismatch.set({ host }, mismatch ? 1 : 0);
+    },
+    setDrifted(host, kind, name, isDrifted) {
+      track(host).resources.add(JSON.stringify([kind, name]));
+      drifted.set({ host, kind, name }, isDrifted ? 1 : 0);
+    },
+    recordDriftCorrected(host, kind) {
+      track(host).kinds.add(kind);
+      corrections.inc({ host, kind });
+    },
+    recordRollback(host, kind) {
+      track(host).kinds.add(kind);
+      rollbacks.inc({ host, kind });
+    },
+    recordApplyFailure(host, kind, reason) {
+      const bounded = APPLY_FAILURE_REASONS.has(reason) ? reason : 'Other';
+      track(host).failures.add(JSON.stringify([kind, bounded]));
+      applyFailures.inc({ host, kind, reason: bounded });
+    },
+    recordReconcile(result, durationSeconds) {
+      reconciles.inc({ result });
+      // A broken clock reading must not throw out of the reconciler; it is simply not observed.
+      if (Number.isFinite(durationSeconds)) duration.observe(Math.max(0, durationSeconds));
+    },
+    recordDesiredStateLoaded(revision, at) {
+      const label = revision ?? UNKNOWN_REVISION;
+      if (currentRevision !== undefined && currentRevision !== label)
+        desiredInfo.remove({ revision: currentRevision });
+      currentRevision = label;
+      desiredInfo.set({ revision: label }, 1);
+      desiredValid.set(1);
+      lastLoad.set(at.getTime() / 1000);
+    },
+    recordDesiredStateInvalid() {
+      desiredValid.set(0);
+    },
+    setWorkqueueDepth(n) {
+      depth.set(n);
+    },
+    forgetHost(host) {
+      const entry = seen.get(host);
+      if (!entry) return;
+      for (const key of entry.resources) {
+        const [kind, name] = JSON.parse(key) as [string, string];
+        drifted.remove({ host, kind, name });
+      }
+      for (const kind of entry.kinds) {
+        corrections.remove({ host, kind });
+        rollbacks.remove({ host, kind });
+      }
+      for (const key of entry.failures) {
+        const [kind, reason] = JSON.parse(key) as [string, string];
+        applyFailures.remove({ host, kind, reason });
+      }
+      hostUp.remove({ host });
+      keyMismatch.remove({ host });
+      seen.delete(host);
+    },
+    forgetResource(host, kind, name) {
+      const key = JSON.stringify([kind, name]);
+      const entry = seen.get(host);
+      if (!entry?.resources.delete(key)) return;
+      drifted.remove({ host, kind, name });
+    },
+  };
+}
