@@ -202,9 +202,13 @@ export function restoreScript(items: RestoreItem[], opts: { stateRoot: string; i
     const p = quoteArg(it.path);
     const src = quoteArg(`${opts.stateRoot}/${it.from}/${pathId(it.path)}`);
     const t = quoteArg(tempPathFor(it.path));
-    const body = it.existed
-      ? `rm -f -- ${t} && cp -a -- ${src} ${t} && mv -fT -- ${t} ${p}${it.from === 'original' ? ` && rm -f -- ${src}` : ''}`
-      : `rm -f -- ${p}`;
+    // A pruned path whose original was never copied was never rewritten by hostop: it stays as it is.
+    const restore = `rm -f -- ${t} && cp -a -- ${src} ${t} && mv -fT -- ${t} ${p}`;
+    const body = !it.existed
+      ? `rm -f -- ${p}`
+      : it.from === 'original'
+        ? `if [ -e ${src} ] || [ -L ${src} ]; then ${restore} && rm -f -- ${src}; fi`
+        : restore;
     lines.push(`${body}; printf 'restored ${i} %s\\n' $?`);
   });
   lines.push(`${atomicWrite(`${opts.stateRoot}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);

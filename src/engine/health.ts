@@ -1,0 +1,38 @@
+import { describeError } from '../core/errors.js';
+import type { HealthCheck } from '../core/model.js';
+import type { HostConnection } from '../ssh/host-connection.js';
+import { httpGet } from '../ssh/tunnel-http.js';
+
+const POLL_MS = 250;
+
+/**
+ * Polls a health check from the host's own point of view (tunnelled over SSH, no process on the host) until it
+ * passes or its deadline elapses. Never rejects: a failure is a value with the last reason.
+ */
+export async function waitHealthy(conn: HostConnection, check: HealthCheck, signal?: AbortSignal): Promise<{ ok: boolean; message: string }> {
+  const until = Date.now() + check.timeoutMs;
+  let last = 'not checked';
+  while (!signal?.aborted) {
+    const left = until - Date.now();
+    if (left <= 0) break;
+    last = await probeOnce(conn, check, Math.min(left, 5000), signal);
+    if (last === '') return { ok: true, message: 'healthy' };
+    await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, until - Date.now()))));
+  }
+  return { ok: false, message: `not healthy within ${check.timeoutMs} ms: ${last}` };
+}
+
+/** '' when healthy, else why not. */
+async function probeOnce(conn: HostConnection, check: HealthCheck, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+  try {
+    if (check.type === 'tcp') {
+      const s = await conn.forwardTcp(check.host, check.port, { timeoutMs, signal });
+      s.destroy();
+      return '';
+    }
+    const res = await httpGet(conn, check.url, { timeoutMs, signal });
+    return res.status === check.expectStatus ? '' : `${check.url} answered ${res.status}, expected ${check.expectStatus}`;
+  } catch (e) {
+    return `${check.type === 'http' ? check.url : `${check.host}:${check.port}`}: ${describeError(e)}`;
+  }
+}
