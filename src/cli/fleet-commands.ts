@@ -1,0 +1,132 @@
+import { loadDesiredState } from '../core/load.js';
+import type { HostIntent } from '../core/model.js';
+import { renderSnapshot } from '../core/render.js';
+import { matchesSelector } from '../core/selector.js';
+import { fleetPass } from '../engine/fleet-pass.js';
+import type { HostOutcome } from '../engine/outcome.js';
+import { ConnectionPool } from '../ssh/connection-pool.js';
+import { type CommandSpec, UsageError, outputFormat, parseDuration, parsePositiveInt } from './args.js';
+import { formatOutcomes } from './plan-output.js';
+import { formatProblem } from './problems-output.js';
+
+const COMMON_OPTIONS = {
+  inventory: { type: 'string' },
+  hosts: { type: 'string' },
+  selector: { type: 'string', short: 'l' },
+  output: { type: 'string', short: 'o' },
+  'no-prune': { type: 'boolean' },
+  'max-parallel': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'no-color': { type: 'boolean' },
+} as const;
+
+const COMMON_HELP = [
+  'DIR                   desired-state directory (default: desired-state)',
+  '--inventory FILE      Host resources that replace same-named hosts (e.g. .lab/hosts.yaml)',
+  '--hosts a,b           only these hosts',
+  '-l, --selector k=v    only hosts whose labels match (comma-separated k=v pairs)',
+  '-o, --output FMT      text (default) or json',
+  '--no-prune            never delete files whose resource left the desired state',
+  '--max-parallel N      hosts in flight at once (default 32)',
+  '--connect-timeout D   SSH connect deadline per host (default 10s)',
+  '--no-color            plain output even on a terminal',
+];
+
+/** `hostop plan`: what would change on every selected host, Terraform-style. */
+export const planCommand: CommandSpec = {
+  name: 'plan',
+  summary: 'Probes every selected host over SSH and prints what would change (files with unified diffs, service actions, checks). Touches nothing.',
+  usage: 'hostop plan [DIR] [options]',
+  options: COMMON_OPTIONS,
+  help: [...COMMON_HELP, 'Exit codes: 0 no changes, 2 changes, 1 error (invalid desired state, unreachable or failed hosts).'],
+  run: (values, positionals) => runFleet('plan', values, positionals),
+};
+
+/** `hostop apply`: converge what plan shows, safely. */
+export const applyCommand: CommandSpec = {
+  name: 'apply',
+  summary:
+    'Converges every selected host: writes files atomically after their validator passes, reloads or restarts each ' +
+    'affected service once, waits for health, rolls back on failure, and verifies by probing again.',
+  usage: 'hostop apply [DIR] [options]',
+  options: { ...COMMON_OPTIONS, 'max-failures': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  help: [
+    ...COMMON_HELP,
+    '--max-failures N      stop starting new hosts after N failed hosts (default: never stop)',
+    '--dry-run             only plan (same as hostop plan)',
+    'Exit codes: 0 every host converged or in sync, 1 any failure, rollback or unreachable host (2 with --dry-run and changes).',
+  ],
+  run: (values, positionals) => runFleet(values['dry-run'] ? 'plan' : 'apply', values, positionals),
+};
+
+async function runFleet(verb: 'plan' | 'apply', values: Record<string, unknown>, positionals: string[]): Promise<number> {
+  const dir = positionals[0] ?? 'desired-state';
+  if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
+  const format = outputFormat(values.output);
+  const maxParallel = values['max-parallel'] ? parsePositiveInt(values['max-parallel'], '--max-parallel') : 32;
+  const maxFailures = values['max-failures'] !== undefined ? parsePositiveInt(values['max-failures'], '--max-failures') : undefined;
+  const connectTimeoutMs = values['connect-timeout'] ? parseDuration(String(values['connect-timeout']), '--connect-timeout') : 10_000;
+  const loaded = loadDesiredState(dir, { inventory: values.inventory as string | undefined });
+  for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
+  if (!loaded.snapshot) {
+    process.stderr.write(`${dir}: desired state is invalid; nothing was planned or touched.\n`);
+    return 1;
+  }
+  const intents = select(renderSnapshot(loaded.snapshot), values.hosts as string | undefined, values.selector as string | undefined);
+  const pool = new ConnectionPool({ connectTimeoutMs });
+  const tty = process.stderr.isTTY && format === 'text';
+  try {
+    const outcomes = await fleetPass(pool, intents, {
+      apply: verb === 'apply',
+      prune: !values['no-prune'],
+      wantDiffs: true,
+      maxParallel,
+      maxFailures,
+      onHostDone: tty ? (_o, done, total) => process.stderr.write(`\r${verb}: ${done}/${total} hosts done`) : undefined,
+    });
+    if (tty) process.stderr.write('\r\x1b[K');
+    if (format === 'json') process.stdout.write(`${JSON.stringify({ revision: loaded.snapshot.revision, hosts: outcomes.map(jsonOutcome) }, null, 2)}\n`);
+    else process.stdout.write(formatOutcomes(outcomes, { color: !values['no-color'] && process.stdout.isTTY === true, verb }));
+    return exitCode(verb, outcomes);
+  } finally {
+    pool.closeAll();
+  }
+}
+
+function select(intents: HostIntent[], hosts?: string, selector?: string): HostIntent[] {
+  let out = intents.filter((i) => i.files.length + i.services.length + i.checks.length > 0);
+  if (hosts) {
+    const names = hosts.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !intents.some((i) => i.host.name === n));
+    if (unknown.length) throw new UsageError(`--hosts: unknown host(s) ${unknown.join(', ')}`);
+    out = out.filter((i) => names.includes(i.host.name));
+  }
+  if (selector) {
+    const matchLabels: Record<string, string> = {};
+    for (const pair of selector.split(',')) {
+      const m = /^([^=\s]+)=([^=\s]*)$/.exec(pair.trim());
+      if (!m) throw new UsageError(`--selector: ${JSON.stringify(pair)} is not key=value`);
+      matchLabels[m[1]!] = m[2]!;
+    }
+    out = out.filter((i) => matchesSelector(i.host.labels, { matchLabels }));
+  }
+  return out;
+}
+
+function exitCode(verb: 'plan' | 'apply', outcomes: HostOutcome[]): number {
+  if (outcomes.some((o) => ['unreachable', 'failed', 'degraded', 'rolled-back'].includes(o.status))) return 1;
+  if (verb === 'plan') return outcomes.some((o) => o.status === 'drifted') ? 2 : 0;
+  return 0;
+}
+
+/** JSON for machines: the plan without file contents (diffs are masked already). */
+function jsonOutcome(o: HostOutcome) {
+  return {
+    ...o,
+    plan: o.plan && {
+      ...o.plan,
+      files: o.plan.files.map(({ intent, ...f }) => ({ ...f, mode: intent?.mode, owner: intent?.owner, group: intent?.group })),
+      services: o.plan.services.map(({ intent, ...s }) => s),
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import { DEFAULT_STATE_ROOT, readInventoryScript } from '../apply/apply-scripts.js';
+import { EMPTY_INVENTORY, type HostInventory, parseInventory } from '../apply/host-inventory.js';
+import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
+import { HostopError, describeError } from '../core/errors.js';
+import { maskSecrets } from '../core/mask.js';
+import type { HostIntent, ObservedHost } from '../core/model.js';
+import { fetchFiles, probeHost, type ProbeCache } from '../probe/probe-host.js';
+import type { ConnectionPool } from '../ssh/connection-pool.js';
+import type { HostConnection } from '../ssh/host-connection.js';
+import { applyPlan } from './apply-host.js';
+import type { CheckOutcome, HostOutcome, ResourceOutcome } from './outcome.js';
+
+export interface PassOptions {
+  /** Converge (apply) or only report (plan / detect mode). */
+  apply: boolean;
+  /** Delete or restore files whose resource left the desired state. */
+  prune: boolean;
+  /** Fetch contents of changed files so the plan can show a unified diff. */
+  wantDiffs: boolean;
+  stateRoot?: string;
+  probeTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What a long-lived caller (the daemon) keeps per host between passes, so warm passes stay one round trip. */
+export interface HostMemory {
+  probe: ProbeCache;
+  /** The inventory last read or written, keyed by its hash on the host. */
+  inventory?: { sha256: string; inventory: HostInventory };
+  /** Files whose bytes differ from the rendered ones but whose parsed value is the same: path -> observed hash. */
+  sameValue: Map<string, string>;
+}
+
+export function newHostMemory(): HostMemory {
+  return { probe: newProbeCacheFor(), sameValue: new Map() };
+}
+
+const INVENTORY_FILE = 'managed.json';
+
+/**
+ * One level-triggered pass over one host: probe, read the inventory, diff, and (when `apply`) converge and
+ * re-probe. Never rejects: failures are outcomes (unreachable, failed) with a typed code.
+ */
+export async function reconcileHost(pool: ConnectionPool, intent: HostIntent, memory: HostMemory, opts: PassOptions): Promise<HostOutcome> {
+  const started = Date.now();
+  const host = intent.host.name;
+  let plan: HostPlan | undefined;
+  try {
+    const conn = await pool.connection(intent.host, opts.signal);
+    const first = await observe(conn, intent, memory, opts);
+    plan = first.plan;
+    const checks = await runChecks(conn, intent, opts);
+    if (planIsEmpty(plan)) return done('in-sync', [], checks);
+    const drifted = driftedResources(plan);
+    if (!opts.apply) return done('drifted', drifted, checks);
+
+    const applied = await applyPlan(conn, intent, plan, first.inventory, {
+      stateRoot: opts.stateRoot ?? DEFAULT_STATE_ROOT,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 120_000,
+      signal: opts.signal,
+    });
+    memory.inventory = undefined; // rewritten on the host: read it back on the verifying probe
+    // Verify, don't trust: Ready means observed.
+    const after = await observe(conn, intent, memory, { ...opts, wantDiffs: false });
+    const results = mergeResults(drifted, applied.resources, after.plan);
+    const converged = planIsEmpty(after.plan);
+    const status = applied.rolledBack ? 'rolled-back' : converged ? 'converged' : 'degraded';
+    return done(status, results, checks);
+  } catch (e) {
+    const err = e instanceof HostopError ? e : undefined;
+    const transport = err?.name === 'TransportError' || err?.code === 'Timeout' || err?.code === 'ConnectionLost';
+    return {
+      host,
+      status: transport && !plan ? 'unreachable' : 'failed',
+      plan,
+      resources: [],
+      checks: [],
+      error: { code: err?.code ?? 'Error', message: maskSecrets(describeError(e)), retryable: err?.retryable ?? true },
+      durationMs: Date.now() - started,
+    };
+  }
+
+  function done(status: HostOutcome['status'], resources: ResourceOutcome[], checks: CheckOutcome[]): HostOutcome {
+    return { host, status, plan, resources, checks, durationMs: Date.now() - started };
+  }
+}
+
+/** Probe (one round trip when warm), read the inventory if it changed, fetch what the diff needs, diff. */
+async function observe(conn: HostConnection, intent: HostIntent, memory: HostMemory, opts: PassOptions): Promise<{ observed: ObservedHost; plan: HostPlan; inventory: HostInventory }> {
+  const stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
+  const inventoryPath = `${stateRoot}/${INVENTORY_FILE}`;
+  const req = { timeoutMs: opts.probeTimeoutMs ?? 30_000, signal: opts.signal };
+  const paths = [...intent.files.map((f) => f.path), inventoryPath];
+  const units = intent.services.map((s) => s.unit);
+  const observed = await probeHost(conn, { paths, units }, memory.probe, req);
+  const inventory = await readInventory(conn, observed.files[inventoryPath]?.sha256, memory, stateRoot, req);
+
+  const contents: Record<string, string> = {};
+  for (const f of intent.files) {
+    const sha = observed.files[f.path]?.sha256;
+    if (sha && memory.sameValue.get(f.path) === sha) contents[f.path] = f.content;
+  }
+  const diffOpts = { contents, managed: inventory.files, prune: opts.prune, wantDiffs: opts.wantDiffs };
+  let plan = diffHost(intent, observed, diffOpts);
+  if (plan.needsContent.length > 0) {
+    Object.assign(contents, await fetchFiles(conn, plan.needsContent, req));
+    plan = diffHost(intent, observed, diffOpts);
+    for (const f of plan.files) {
+      const sha = observed.files[f.path]?.sha256;
+      if (f.action === 'unchanged' && sha && contents[f.path] !== undefined) memory.sameValue.set(f.path, sha);
+    }
+  }
+  return { observed, plan, inventory };
+}
+
+async function readInventory(conn: HostConnection, sha: string | undefined, memory: HostMemory, stateRoot: string, req: { timeoutMs: number; signal?: AbortSignal }): Promise<HostInventory> {
+  if (!sha) return EMPTY_INVENTORY;
+  if (memory.inventory?.sha256 === sha) return memory.inventory.inventory;
+  const res = await conn.run(readInventoryScript(stateRoot), req);
+  const inventory = parseInventory(Buffer.from(res.stdout.toString('utf8').trim(), 'base64').toString('utf8'), conn.host.name);
+  memory.inventory = { sha256: sha, inventory };
+  return inventory;
+}
+
+async function runChecks(conn: HostConnection, intent: HostIntent, opts: PassOptions): Promise<CheckOutcome[]> {
+  return Promise.all(
+    intent.checks.map(async (c) => {
+      try {
+        const s = await conn.forwardTcp(c.host, c.port, { timeoutMs: c.timeoutMs, signal: opts.signal });
+        s.destroy();
+        return { name: c.name, resource: c.resource, ok: true, message: `${c.host}:${c.port} reachable from ${intent.host.name}` };
+      } catch (e) {
+        return { name: c.name, resource: c.resource, ok: false, message: `${c.host}:${c.port} not reachable from ${intent.host.name}: ${describeError(e)}` };
+      }
+    }),
+  );
+}
+
+function driftedResources(plan: HostPlan): ResourceOutcome[] {
+  const seen = new Map<string, ResourceOutcome>();
+  for (const f of plan.files) {
+    if (f.action === 'unchanged') continue;
+    seen.set(`${f.resource.kind}/${f.resource.name}`, { kind: f.resource.kind, name: f.resource.name, result: 'drifted', message: `${f.path}: ${f.action}${f.changed.length ? ` (${f.changed.join(', ')})` : ''}` });
+  }
+  for (const s of plan.services) {
+    const k = `${s.resource.kind}/${s.resource.name}`;
+    if (!seen.has(k)) seen.set(k, { kind: s.resource.kind, name: s.resource.name, result: 'drifted', message: `${s.unit}: ${s.actions.join(', ')}` });
+  }
+  return [...seen.values()];
+}
+
+/** Apply's own verdict per resource, else "applied" when the re-probe found it converged. */
+function mergeResults(drifted: ResourceOutcome[], applied: ResourceOutcome[], after: HostPlan): ResourceOutcome[] {
+  const still = new Set(driftedResources(after).map((r) => `${r.kind}/${r.name}`));
+  return drifted.map((d) => {
+    const a = applied.find((x) => x.kind === d.kind && x.name === d.name);
+    if (a && a.result !== 'applied') return a;
+    if (still.has(`${d.kind}/${d.name}`)) return { ...d, result: 'failed', reason: 'NotConverged', message: `still drifted after apply: ${d.message}` };
+    return { kind: d.kind, name: d.name, result: a?.result ?? 'applied' };
+  });
+}
