@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createMetrics } from '../../src/observe/metrics.js';
 
 // The alert rules are checked by the real promtool (Debian package `prometheus`), never by a
 // re-implementation: a missing promtool is a failure with the install hint, not a skip.
@@ -10,21 +11,17 @@ const dir = join(import.meta.dirname, '../../manifests/prometheus');
 const rulesFile = join(dir, 'hostop-alerts.yml');
 const testsFile = join(dir, 'hostop-alerts.test.yml');
 
-// The daemon's metric contract (issue 5 and 6); an alert on any other name would never fire.
-const hostopMetrics = new Set([
-  'hostop_resource_drifted',
-  'hostop_drift_corrections_total',
-  'hostop_host_up',
-  'hostop_host_key_mismatch',
-  'hostop_reconcile_total',
-  'hostop_reconcile_duration_seconds',
-  'hostop_rollbacks_total',
-  'hostop_apply_failures_total',
-  'hostop_desired_state_valid',
-  'hostop_desired_state_info',
-  'hostop_desired_state_last_load_timestamp_seconds',
-  'hostop_workqueue_depth',
-]);
+// The names hostop really exports (its own registry); an alert on any other name would never fire.
+const metrics = createMetrics({ defaultMetrics: false });
+// prom-client's typings declare `type` a numeric enum; at run time it is the string ('histogram', ...).
+const hostopMetrics = new Set(
+  (await metrics.registry.getMetricsAsJSON()).flatMap((m) =>
+    String(m.type) === 'histogram'
+      ? [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`]
+      : [m.name],
+  ),
+);
+metrics.registry.clear();
 
 interface Rule {
   alert: string;
