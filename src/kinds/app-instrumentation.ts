@@ -1,0 +1,223 @@
+import type { FileIntent, HostRef, IntentPart, Resource, ServiceIntent, Snapshot } from '../core/model.js';
+import type { AppInstrumentationSpec } from '../generated/crd-types.js';
+import { healthCheck, healthProblems } from './health-check.js';
+import type { KindModule } from './kind.js';
+import {
+  ATTRIBUTE_KEY,
+  type CollectorTarget,
+  ENV_NAME,
+  HEADER_NAME,
+  collectorTarget,
+  headersValue,
+  keyProblems,
+  resourceAttributesValue,
+  sortedEntries,
+} from './otlp-env.js';
+import { UNSAFE_POOL_VALUE, fpmUnit, poolFile, poolPath } from './php-fpm-pool.js';
+import { managedHeader } from './render-output.js';
+import { environmentDropIn, escapeQuoted } from './systemd-drop-in.js';
+import { unitName } from './unit-name.js';
+
+type Problem = { path: string; message: string };
+
+/** Variables derived from typed fields, for either sdk; `spec.env` may not set them. */
+const DERIVED = new Set([
+  'OTEL_SERVICE_NAME',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_METRICS_EXPORTER',
+  'OTEL_LOGS_EXPORTER',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_PHP_AUTOLOAD_ENABLED',
+  'OTEL_PROPAGATORS',
+  'OTEL_EXPORTER',
+  'OTEL_ENDPOINT',
+  'OTEL_HEADERS',
+  'OTEL_ENVIRONMENT_NAME',
+]);
+
+function hasHeaders(spec: AppInstrumentationSpec): boolean {
+  return Object.keys(spec.headers ?? {}).length > 0;
+}
+
+/** Standard OTEL_* for the OpenTelemetry SDKs (Python's opentelemetry-instrument, PHP, Node, Java). */
+function otelEnv(
+  spec: AppInstrumentationSpec,
+  host: HostRef,
+  target: CollectorTarget,
+): Record<string, string> {
+  // Every exporter explicit: the Python distro defaults all three to otlp, and a collector without a logs
+  // pipeline would refuse the logs.
+  const on = (enabled: boolean) => (enabled ? 'otlp' : 'none');
+  const env: Record<string, string> = {
+    OTEL_SERVICE_NAME: spec.serviceName,
+    OTEL_TRACES_EXPORTER: on(spec.signals.traces),
+    OTEL_METRICS_EXPORTER: on(spec.signals.metrics),
+    OTEL_LOGS_EXPORTER: on(spec.signals.logs),
+    OTEL_EXPORTER_OTLP_PROTOCOL: spec.collector.protocol,
+    OTEL_EXPORTER_OTLP_ENDPOINT: target.baseUrl,
+    OTEL_RESOURCE_ATTRIBUTES: resourceAttributesValue([
+      ['host.name', host.name],
+      ...(spec.environment ? [['deployment.environment', spec.environment] as [string, string]] : []),
+      ...sortedEntries(spec.resourceAttributes),
+    ]),
+  };
+  if (hasHeaders(spec)) env.OTEL_EXPORTER_OTLP_HEADERS = headersValue(spec.headers!);
+  if (spec.phpFpm) {
+    // The PHP SDK does nothing unless autoloading is switched on.
+    env.OTEL_PHP_AUTOLOAD_ENABLED = 'true';
+    env.OTEL_PROPAGATORS = 'baggage,tracecontext';
+  }
+  return env;
+}
+
+/** The LiteLLM proxy's otel callback reads its own names and exports traces only. */
+function litellmEnv(
+  spec: AppInstrumentationSpec,
+  host: HostRef,
+  target: CollectorTarget,
+): Record<string, string> {
+  const grpc = spec.collector.protocol === 'grpc';
+  const env: Record<string, string> = {
+    OTEL_EXPORTER: grpc ? 'otlp_grpc' : 'otlp_http',
+    // The HTTP span exporter takes the endpoint as given by older LiteLLM releases: spell out /v1/traces
+    // (newer releases keep a path that is already there).
+    OTEL_ENDPOINT: grpc ? target.baseUrl : `${target.baseUrl}/v1/traces`,
+    OTEL_SERVICE_NAME: spec.serviceName,
+    // LiteLLM merges OTEL_RESOURCE_ATTRIBUTES over its own resource; deployment.environment comes from
+    // OTEL_ENVIRONMENT_NAME, so it is not repeated here (it would win).
+    OTEL_RESOURCE_ATTRIBUTES: resourceAttributesValue([
+      ['host.name', host.name],
+      ...sortedEntries(spec.resourceAttributes),
+    ]),
+  };
+  if (spec.environment) env.OTEL_ENVIRONMENT_NAME = spec.environment;
+  if (hasHeaders(spec)) env.OTEL_HEADERS = headersValue(spec.headers!);
+  return env;
+}
+
+function appEnv(
+  res: Resource<AppInstrumentationSpec>,
+  host: HostRef,
+  snapshot: Snapshot,
+): [string, string][] {
+  const target = collectorTarget(snapshot, host, res.spec.collector);
+  const derived =
+    res.spec.sdk === 'litellm' ? litellmEnv(res.spec, host, target) : otelEnv(res.spec, host, target);
+  return sortedEntries({ ...(res.spec.env ?? {}), ...derived });
+}
+
+function render(res: Resource<AppInstrumentationSpec>, host: HostRef, snapshot: Snapshot): IntentPart {
+  const spec = res.spec;
+  const ref = { kind: res.kind, name: res.metadata.name };
+  const env = appEnv(res, host, snapshot);
+  const headerValues = Object.values(spec.headers ?? {}).filter((v) => v.length > 0);
+  const health = healthCheck(spec.health);
+  let file: FileIntent;
+  let service: ServiceIntent;
+  if (spec.phpFpm) {
+    const unit = fpmUnit(spec.phpFpm);
+    file = {
+      path: poolPath(spec.phpFpm),
+      content: poolFile(managedHeader(res, ';'), spec.phpFpm, env),
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      format: 'text',
+      notify: [unit],
+      secrets: [...new Set(headerValues)].sort(),
+      resource: ref,
+    };
+    // A graceful reload re-reads the pools without dropping requests.
+    service = { unit, onChange: 'reload', resource: ref, ...(health ? { health } : {}) };
+  } else {
+    const unit = unitName(spec.systemd!.unit);
+    const secrets = [...new Set(headerValues.map(escapeQuoted))].sort();
+    file = {
+      path: `/etc/systemd/system/${unit}.d/${spec.systemd!.dropInName}`,
+      content: environmentDropIn(managedHeader(res, '#'), env),
+      // With headers (tokens) in it, only root reads the drop-in.
+      mode: secrets.length > 0 ? '0600' : '0644',
+      owner: 'root',
+      group: 'root',
+      format: 'text',
+      notify: [unit],
+      daemonReload: true,
+      secrets,
+      resource: ref,
+    };
+    // A process reads its environment once, at start.
+    service = { unit, onChange: 'restart', resource: ref, ...(health ? { health } : {}) };
+  }
+  return { files: [file], services: [service] };
+}
+
+function validate(res: Resource<AppInstrumentationSpec>): Problem[] {
+  const spec = res.spec;
+  const problems: Problem[] = [
+    ...keyProblems(
+      spec.resourceAttributes,
+      ATTRIBUTE_KEY,
+      '/spec/resourceAttributes',
+      'resource attribute key',
+    ),
+    ...keyProblems(spec.headers, HEADER_NAME, '/spec/headers', 'header name'),
+    ...keyProblems(spec.env, ENV_NAME, '/spec/env', 'environment variable name'),
+    ...healthProblems(spec.health, '/spec/health'),
+  ];
+  if ((spec.systemd === undefined) === (spec.phpFpm === undefined)) {
+    problems.push({ path: '/spec', message: 'set exactly one of systemd and phpFpm' });
+  }
+  for (const key of Object.keys(spec.env ?? {}).filter((k) => DERIVED.has(k))) {
+    problems.push({
+      path: `/spec/env/${key}`,
+      message: `${key} is derived from the typed fields; set it there`,
+    });
+  }
+  for (const key of ['host.name', 'deployment.environment']) {
+    if (spec.resourceAttributes && key in spec.resourceAttributes) {
+      problems.push({
+        path: `/spec/resourceAttributes/${key}`,
+        message:
+          key === 'host.name' ? 'hostop sets host.name to the Host name; remove it' : 'use spec.environment',
+      });
+    }
+  }
+  if (spec.sdk === 'litellm') {
+    if (spec.signals.metrics || spec.signals.logs || !spec.signals.traces) {
+      problems.push({
+        path: '/spec/signals',
+        message: 'the LiteLLM otel callback exports traces only: traces true, metrics and logs false',
+      });
+    }
+    if (spec.collector.protocol === 'http/json') {
+      problems.push({
+        path: '/spec/collector/protocol',
+        message: 'LiteLLM exports grpc (otlp_grpc) or http/protobuf (otlp_http)',
+      });
+    }
+    if (spec.phpFpm)
+      problems.push({ path: '/spec/sdk', message: 'a php-fpm pool runs the PHP SDK: use sdk otel' });
+  } else if (!spec.signals.traces && !spec.signals.metrics && !spec.signals.logs) {
+    problems.push({ path: '/spec/signals', message: 'enable at least one signal, or delete the resource' });
+  }
+  if (spec.phpFpm) {
+    const values: [string, string][] = [
+      ...sortedEntries(spec.headers).map(([k, v]): [string, string] => [`/spec/headers/${k}`, v]),
+      ...sortedEntries(spec.env).map(([k, v]): [string, string] => [`/spec/env/${k}`, v]),
+    ];
+    for (const [path, value] of values.filter(([, v]) => UNSAFE_POOL_VALUE.test(v))) {
+      problems.push({ path, message: 'a php-fpm env[] value cannot contain ", \\, $ or control characters' });
+    }
+  }
+  return problems;
+}
+
+export const appInstrumentation: KindModule<AppInstrumentationSpec> = {
+  kind: 'AppInstrumentation',
+  render,
+  validate,
+  hostReferences: (res) => [{ path: '/spec/collector/host', host: res.spec.collector.host }],
+};

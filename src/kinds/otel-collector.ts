@@ -1,0 +1,178 @@
+import type { HostRef, IntentPart, Resource, Snapshot } from '../core/model.js';
+import type { OtelCollectorSpec } from '../generated/crd-types.js';
+import { loopbackHttp } from './health-check.js';
+import { addressFrom, hostPort } from './host-address.js';
+import type { KindModule } from './kind.js';
+import { managedHeader, toYaml } from './render-output.js';
+import { unitName } from './unit-name.js';
+import { atLeast } from './version.js';
+
+const CONFIG_PATH = '/etc/otelcol-contrib/config.yaml';
+const UNIT = unitName('otelcol-contrib');
+/** The health_check extension's port (its default), bound to 0.0.0.0 like the receivers. */
+const HEALTH_CHECK_PORT = 13133;
+/** The oldest release this renderer is written for: it has the `debug` exporter and both connectors. */
+const MIN_VERSION = [0, 86, 0] as const;
+/** v0.144.0 renamed the OTLP exporters (`otlp` -> `otlp_grpc`, `otlphttp` -> `otlp_http`); older releases know only the old names. */
+const RENAMED_OTLP_EXPORTERS = [0, 144, 0] as const;
+
+/** Exporter type names as the declared collector version spells them. */
+function otlpExporterTypes(version: string): { grpc: string; http: string } {
+  return atLeast(version, RENAMED_OTLP_EXPORTERS)
+    ? { grpc: 'otlp_grpc', http: 'otlp_http' }
+    : { grpc: 'otlp', http: 'otlphttp' };
+}
+
+function render(res: Resource<OtelCollectorSpec>, host: HostRef, snapshot: Snapshot): IntentPart {
+  const spec = res.spec;
+  const types = otlpExporterTypes(spec.version);
+  const tempoExporter = `${types.grpc}/tempo`;
+  const logsExporter = spec.logs?.exporter === 'otlpHttp' ? `${types.http}/logs` : 'debug';
+  const spanMetrics = spec.traces?.spanMetrics === true;
+
+  const resourceProcessor = Object.keys(spec.resourceAttributes ?? {}).length > 0;
+  // memory_limiter must come first: it refuses data before anything else spends memory on it.
+  const processors = ['memory_limiter', ...(resourceProcessor ? ['resource'] : []), 'batch'];
+
+  const exporters: Record<string, unknown> = {
+    prometheus: {
+      endpoint: `0.0.0.0:${spec.prometheus.port}`,
+      ...(spec.prometheus.namespace ? { namespace: spec.prometheus.namespace } : {}),
+      // Resource attributes (host.name, service.name) become labels instead of hiding in target_info.
+      resource_to_telemetry_conversion: { enabled: true },
+    },
+  };
+  const pipelines: Record<string, unknown> = {
+    metrics: {
+      receivers: ['otlp', ...(spanMetrics ? ['spanmetrics', 'servicegraph'] : [])],
+      processors,
+      exporters: ['prometheus'],
+    },
+  };
+  if (spec.traces) {
+    const address = addressFrom(snapshot, host, spec.traces.tempoHost);
+    exporters[tempoExporter] = {
+      endpoint: hostPort(address, spec.traces.tempoPort),
+      tls: { insecure: true },
+    };
+    pipelines.traces = {
+      receivers: ['otlp'],
+      processors,
+      exporters: [tempoExporter, ...(spanMetrics ? ['spanmetrics', 'servicegraph'] : [])],
+    };
+  }
+  if (spec.logs) {
+    exporters[logsExporter] =
+      spec.logs.exporter === 'otlpHttp' ? { endpoint: spec.logs.endpoint } : { verbosity: 'basic' };
+    pipelines.logs = { receivers: ['otlp'], processors, exporters: [logsExporter] };
+  }
+
+  const config = {
+    extensions: { health_check: { endpoint: `0.0.0.0:${HEALTH_CHECK_PORT}` } },
+    receivers: {
+      otlp: {
+        protocols: {
+          // Explicit 0.0.0.0: since v0.104 the receiver would listen on localhost only.
+          grpc: { endpoint: `0.0.0.0:${spec.otlp.grpcPort}` },
+          http: { endpoint: `0.0.0.0:${spec.otlp.httpPort}` },
+        },
+      },
+    },
+    processors: {
+      memory_limiter: {
+        check_interval: '1s',
+        limit_percentage: spec.memoryLimiter.limitPercentage,
+        spike_limit_percentage: spec.memoryLimiter.spikeLimitPercentage,
+      },
+      ...(resourceProcessor
+        ? {
+            resource: {
+              attributes: Object.entries(spec.resourceAttributes ?? {})
+                .sort(([a], [b]) => (a < b ? -1 : 1))
+                .map(([key, value]) => ({ key, value, action: 'upsert' })),
+            },
+          }
+        : {}),
+      batch: {},
+    },
+    ...(spanMetrics ? { connectors: { spanmetrics: {}, servicegraph: {} } } : {}),
+    exporters,
+    service: { extensions: ['health_check'], pipelines },
+  };
+
+  const ref = { kind: res.kind, name: res.metadata.name };
+  return {
+    files: [
+      {
+        path: CONFIG_PATH,
+        content: toYaml(config, managedHeader(res, '#')),
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
+        format: 'yaml',
+        // A config the collector cannot load makes a reloading collector exit: validate before every swap.
+        validate: { argv: ['/usr/bin/otelcol-contrib', 'validate', '--config={}'], timeoutMs: 30_000 },
+        notify: [UNIT],
+        secrets: [],
+        resource: ref,
+      },
+    ],
+    services: [
+      {
+        unit: UNIT,
+        state: 'running',
+        enabled: true,
+        // SIGHUP rebuilds the whole pipeline graph in-process (collector PR #6000).
+        onChange: 'reload',
+        health: loopbackHttp(HEALTH_CHECK_PORT, '/', 30_000),
+        resource: ref,
+      },
+    ],
+  };
+}
+
+function validate(res: Resource<OtelCollectorSpec>): { path: string; message: string }[] {
+  const spec = res.spec;
+  const problems: { path: string; message: string }[] = [];
+  if (!atLeast(spec.version, MIN_VERSION)) {
+    problems.push({
+      path: '/spec/version',
+      message: `hostop renders configs for otelcol-contrib ${MIN_VERSION.join('.')} or newer`,
+    });
+  }
+  if (spec.memoryLimiter.spikeLimitPercentage >= spec.memoryLimiter.limitPercentage) {
+    problems.push({
+      path: '/spec/memoryLimiter/spikeLimitPercentage',
+      message: 'must be below limitPercentage (the soft limit is limit minus spike)',
+    });
+  }
+  const ports: [string, number][] = [
+    ['/spec/otlp/grpcPort', spec.otlp.grpcPort],
+    ['/spec/otlp/httpPort', spec.otlp.httpPort],
+    ['/spec/prometheus/port', spec.prometheus.port],
+  ];
+  for (const [path, port] of ports) {
+    const clash = ports.find(([p, other]) => p !== path && other === port);
+    if (clash) problems.push({ path, message: `port ${port} is also used by ${clash[0]}` });
+    if (port === HEALTH_CHECK_PORT)
+      problems.push({ path, message: `port ${port} is the health_check extension's` });
+  }
+  if (spec.logs?.exporter === 'otlpHttp' && !spec.logs.endpoint) {
+    problems.push({ path: '/spec/logs/endpoint', message: 'required when logs.exporter is otlpHttp' });
+  }
+  if (spec.logs?.exporter === 'debug' && spec.logs.endpoint) {
+    problems.push({
+      path: '/spec/logs/endpoint',
+      message: 'only used with logs.exporter otlpHttp; remove it',
+    });
+  }
+  return problems;
+}
+
+export const otelCollector: KindModule<OtelCollectorSpec> = {
+  kind: 'OtelCollector',
+  render,
+  validate,
+  hostReferences: (res) =>
+    res.spec.traces ? [{ path: '/spec/traces/tempoHost', host: res.spec.traces.tempoHost }] : [],
+};
