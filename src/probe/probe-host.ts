@@ -1,0 +1,76 @@
+import { ProtocolError } from '../core/errors.js';
+import type { ObservedHost } from '../core/model.js';
+import type { HostConnection, RequestOptions } from '../ssh/host-connection.js';
+import { buildFetchScript, parseFetchOutput } from './fetch-script.js';
+import { parseProbeOutput } from './probe-parse.js';
+import { type KnownFile, buildProbeScript } from './probe-script.js';
+
+/** One host's memory between passes: path -> signature and hash of the regular file seen there. Start with `new Map()`. */
+export type ProbeCache = Map<string, KnownFile>;
+
+/** What to look at on one host. */
+export interface ProbeTargets {
+  paths: string[];
+  units: string[];
+}
+
+/** Default bound on one fetched file: configs are small; a larger file is not shown as a diff. */
+const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Observes one host in one round trip on its connection's shell channel: every path (type, size, mode,
+ * owner, group, sha256 of regular files; symlinks are not followed), every unit (active, enabled, load),
+ * and facts. Files whose stat signature is unchanged since the last pass reuse the hash in `cache`
+ * instead of being read again. `cache` is replaced only after a successful parse. Rejects with the
+ * transport's errors (TransportError / TimeoutError) or ProtocolError when the output is not what was asked.
+ */
+export async function probeHost(
+  conn: HostConnection,
+  targets: ProbeTargets,
+  cache: ProbeCache,
+  opts: RequestOptions,
+): Promise<ObservedHost> {
+  const host = conn.host.name;
+  const req = {
+    paths: [...new Set(targets.paths)],
+    units: [...new Set(targets.units)],
+    known: Object.fromEntries(cache),
+  };
+  const res = await conn.run(buildProbeScript(req), opts);
+  if (res.code !== 0) throw scriptFailed(host, 'probe', res.code, res.stderr);
+  const parsed = parseProbeOutput(host, req, res.stdout.toString('utf8'));
+  cache.clear();
+  for (const [path, known] of Object.entries(parsed.known)) cache.set(path, known);
+  return parsed.observed;
+}
+
+/**
+ * Fetches the content of regular files in one round trip, for a diff or a structured merge, as UTF-8 text
+ * by path. Paths that are missing, not regular files, unreadable or larger than `maxBytes` (default
+ * 1 MiB; at most maxBytes + 1 bytes of them are read) are absent from the result. Rejects like probeHost.
+ */
+export async function fetchFiles(
+  conn: HostConnection,
+  paths: string[],
+  opts: RequestOptions & { maxBytes?: number },
+): Promise<Record<string, string>> {
+  const unique = [...new Set(paths)];
+  const maxBytes = opts.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
+  const res = await conn.run(buildFetchScript(unique, maxBytes), opts);
+  if (res.code !== 0) throw scriptFailed(conn.host.name, 'fetch', res.code, res.stderr);
+  const out: Record<string, string> = {};
+  for (const f of Object.values(
+    parseFetchOutput(conn.host.name, unique, maxBytes, res.stdout.toString('latin1')),
+  )) {
+    if (f.kind === 'content') out[f.path] = f.content.toString('utf8');
+  }
+  return out;
+}
+
+function scriptFailed(host: string, what: string, code: number, stderr: Buffer): ProtocolError {
+  const said = stderr.toString('utf8').trim().slice(-500);
+  return new ProtocolError(
+    `host ${host}: ${what} script exited with status ${code}${said ? `: ${said}` : ''}`,
+    { host },
+  );
+}

@@ -1,0 +1,218 @@
+import { ProtocolError } from '../core/errors.js';
+import type { ObservedFile, ObservedHost, ObservedUnit } from '../core/model.js';
+import { type KnownFile, PROBE_FORMAT_VERSION, type ProbeRequest } from './probe-script.js';
+
+/** A parsed probe: what the host looks like, and the cache entries for the next pass. */
+export interface ProbeResult {
+  observed: ObservedHost;
+  /** Signature and hash of every regular file seen, to pass as `known` next time. */
+  known: Record<string, KnownFile>;
+}
+
+const STAT =
+  /^stat (\d+) (?:-|([0-9a-f]{1,8}) (\d+) (\d+) (\d+) (\S+) (\S+) (\d+:\d+:\d+:\d+\.\d{9}:\d+\.\d{9}))$/;
+const SHA = /^sha256 (\d+) ([0-9a-f]{64}|-)$/;
+const UNIT_KEYS = ['Id', 'LoadState', 'ActiveState', 'UnitFileState'];
+
+interface Stat {
+  rawMode: number;
+  size: number;
+  owner: string;
+  group: string;
+  signature: string;
+}
+
+/** Walks the output line by line; every complaint names the host and the 1-based line. */
+class Lines {
+  private readonly lines: string[];
+  at = 0;
+
+  constructor(
+    private readonly host: string,
+    stdout: string,
+  ) {
+    this.lines = stdout.split('\n');
+    if (this.lines[this.lines.length - 1] !== '') {
+      this.fail('output does not end with a newline (truncated)', this.lines.length - 1);
+    }
+  }
+
+  get done(): boolean {
+    return this.at === this.lines.length - 1;
+  }
+
+  next(): string {
+    if (this.done) this.fail('output is truncated');
+    return this.lines[this.at++] as string;
+  }
+
+  expect(re: RegExp, what: string): RegExpExecArray {
+    return re.exec(this.next()) ?? this.fail(`expected ${what}`);
+  }
+
+  /** Fails on the line last read (or the given one). */
+  fail(what: string, n = this.at - 1): never {
+    const line = this.lines[n];
+    const shown =
+      line === undefined || n === this.lines.length - 1
+        ? 'end of output'
+        : JSON.stringify(line.slice(0, 120));
+    throw new ProtocolError(`host ${this.host}: probe output line ${n + 1}: ${what} (${shown})`, {
+      host: this.host,
+    });
+  }
+}
+
+/**
+ * Parses the output of `buildProbeScript(req)` (pure). Accepts exactly that format: a known header,
+ * every path reported once, a hash (or an unchanged signature in `req.known`) for every regular file,
+ * one `systemctl show` block per unit, and a trailer with the request's counts. Anything else
+ * (truncation, an unknown record, a wrong count, a duplicate) throws ProtocolError naming the host and
+ * the line: the caller never gets a silently partial picture.
+ */
+export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string): ProbeResult {
+  const r = new Lines(host, stdout);
+  r.expect(
+    new RegExp(`^hostop-probe ${PROBE_FORMAT_VERSION}$`),
+    `header "hostop-probe ${PROBE_FORMAT_VERSION}"`,
+  );
+  const hostname = r.expect(/^hostname (.*)$/, 'hostname')[1] as string;
+  const os = unquoteOsRelease(r.expect(/^os (.*)$/, 'os')[1] as string);
+  const systemd = r.expect(/^systemd ([01])$/, 'systemd 0|1')[1] === '1';
+  const { stats, hashes } = parsePathRecords(r, req.paths.length);
+  const units = parseUnits(r, req.units);
+  const end = r.expect(/^end (\d+) (\d+)$/, 'a path record or the trailer "end NPATHS NUNITS"');
+  if (Number(end[1]) !== req.paths.length || Number(end[2]) !== req.units.length)
+    r.fail('trailer counts differ from the request');
+  if (!r.done) r.fail('unexpected output after the trailer', r.at);
+  if (stats.size !== req.paths.length) r.fail(`${req.paths.length - stats.size} path(s) not reported`);
+
+  const files: Record<string, ObservedFile> = {};
+  const known: Record<string, KnownFile> = {};
+  req.paths.forEach((path, i) => {
+    const stat = stats.get(i) as Stat | 'missing';
+    const hash = hashes.get(i);
+    if (stat === 'missing') {
+      if (hash !== undefined) r.fail(`sha256 reported for missing path #${i}`);
+      files[path] = { path, type: 'missing' };
+      return;
+    }
+    const file = toObservedFile(path, stat);
+    if (file.type === 'file') {
+      const prev = req.known?.[path];
+      const sha = hash ?? (prev?.signature === stat.signature ? prev.sha256 : undefined);
+      if (sha === undefined) r.fail(`no sha256 for changed regular file #${i}`);
+      if (sha === '-')
+        r.fail(`file #${i} could not be hashed (it changed or vanished during the probe); probe again`);
+      file.sha256 = sha;
+      known[path] = { signature: stat.signature, sha256: sha as string };
+    } else if (hash !== undefined) r.fail(`sha256 reported for non-regular path #${i}`);
+    files[path] = file;
+  });
+  return { observed: { host, facts: { hostname, os, systemd }, files, units }, known };
+}
+
+function parsePathRecords(r: Lines, count: number) {
+  const stats = new Map<number, Stat | 'missing'>();
+  const hashes = new Map<number, string>();
+  const index = (s: string, seen: Map<number, unknown>): number => {
+    const i = Number(s);
+    if (i >= count) r.fail('path index out of range');
+    if (seen.has(i)) r.fail('path reported twice');
+    return i;
+  };
+  for (;;) {
+    const line = r.next();
+    let m = /^missing (\d+)$/.exec(line);
+    if (m) {
+      stats.set(index(m[1] as string, stats), 'missing');
+      continue;
+    }
+    m = STAT.exec(line);
+    if (m) {
+      // `stat I -`: the path vanished between the existence test and stat.
+      stats.set(index(m[1] as string, stats), m[2] === undefined ? 'missing' : toStat(m));
+      continue;
+    }
+    m = SHA.exec(line);
+    if (m) {
+      hashes.set(index(m[1] as string, hashes), m[2] as string);
+      continue;
+    }
+    r.at--;
+    return { stats, hashes };
+  }
+}
+
+function toStat(m: RegExpExecArray): Stat {
+  const [, , hex, size, uid, gid, owner, group, signature] = m as unknown as string[];
+  return {
+    rawMode: Number.parseInt(hex as string, 16),
+    size: Number(size),
+    // stat prints UNKNOWN for an id without a name; the number is the truthful answer then.
+    owner: owner === 'UNKNOWN' ? (uid as string) : (owner as string),
+    group: group === 'UNKNOWN' ? (gid as string) : (group as string),
+    signature: signature as string,
+  };
+}
+
+function toObservedFile(path: string, s: Stat): ObservedFile {
+  const fmt = s.rawMode & 0o170000;
+  const type = fmt === 0o100000 ? 'file' : fmt === 0o040000 ? 'dir' : fmt === 0o120000 ? 'symlink' : 'other';
+  const mode = (s.rawMode & 0o7777).toString(8).padStart(4, '0');
+  return { path, type, size: s.size, mode, owner: s.owner, group: s.group };
+}
+
+/** The `systemctl show` blocks, one per requested unit in request order, separated by blank lines. */
+function parseUnits(r: Lines, units: string[]): Record<string, ObservedUnit> {
+  const out: Record<string, ObservedUnit> = {};
+  if (units.length === 0) return out;
+  const first = r.next();
+  if (first === 'units-unavailable') {
+    // No systemd as PID 1: nothing can be said about units (facts.systemd is false).
+    for (const u of units) out[u] = { unit: u, active: 'unknown', enabled: '', load: 'unknown' };
+    return out;
+  }
+  if (first !== 'units-begin') r.fail('expected "units-begin" or "units-unavailable"');
+  const blocks: Map<string, string>[] = [];
+  let block: Map<string, string> | undefined;
+  let line = r.next();
+  for (; !line.startsWith('units-end '); line = r.next()) {
+    if (line === '') {
+      block = undefined;
+      continue;
+    }
+    const eq = line.indexOf('=');
+    const key = line.slice(0, Math.max(eq, 0));
+    if (!UNIT_KEYS.includes(key)) r.fail('unexpected line in systemctl output');
+    if (!block) {
+      block = new Map();
+      blocks.push(block);
+    }
+    if (block.has(key)) r.fail(`${key} twice in one unit block`);
+    block.set(key, line.slice(eq + 1));
+  }
+  if (line !== 'units-end 0') r.fail('systemctl show failed');
+  if (blocks.length !== units.length)
+    r.fail(`systemctl reported ${blocks.length} unit(s), expected ${units.length}`);
+  units.forEach((unit, i) => {
+    const b = blocks[i] as Map<string, string>;
+    const missing = UNIT_KEYS.filter((k) => !b.has(k));
+    if (missing.length > 0) r.fail(`unit ${unit}: systemctl did not report ${missing.join(', ')}`);
+    out[unit] = {
+      unit,
+      active: b.get('ActiveState') as string,
+      enabled: b.get('UnitFileState') as string,
+      load: b.get('LoadState') as string,
+    };
+  });
+  return out;
+}
+
+/** os-release values are shell-style: optionally double- or single-quoted, with `\` escapes in double quotes. */
+function unquoteOsRelease(v: string): string {
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"'))
+    return v.slice(1, -1).replace(/\\([\\$"`])/g, '$1');
+  if (v.length >= 2 && v.startsWith("'") && v.endsWith("'")) return v.slice(1, -1);
+  return v;
+}

@@ -1,0 +1,128 @@
+import { DesiredStateError } from '../core/errors.js';
+import { quoteArg, quoteArgv } from '../ssh/quote.js';
+
+/** The output format this builder asks for and probe-parse accepts; bump both together. */
+export const PROBE_FORMAT_VERSION = 1;
+
+/** What the previous pass saw of one regular file: its stat signature and the hash it had then. */
+export interface KnownFile {
+  /** `dev:inode:size:mtime.ns:ctime.ns`; ctime moves on every write, so an equal signature means equal content. */
+  signature: string;
+  sha256: string;
+}
+
+/** What one probe asks of one host. */
+export interface ProbeRequest {
+  /** Absolute paths; records refer to them by index, so no path ever has to be parsed back. */
+  paths: string[];
+  units: string[];
+  /** The caller's cache from the last pass: files whose signature is unchanged are not hashed. */
+  known?: Record<string, KnownFile>;
+}
+
+/** `stat` fields per path: raw mode (hex), size, uid, gid, owner, group, signature (last: compared whole). */
+const STAT_FORMAT = '%f %s %u %g %U %G %d:%i:%s:%.9Y:%.9Z';
+const SYSTEMD_UNIT = /^[A-Za-z0-9:_.\\@-]+$/;
+
+/**
+ * Builds the one POSIX sh script that probes a host (pure). Processes spawned on the host: one `stat`
+ * for every existing path, one `sha256sum` only if some regular file's signature differs from `known`
+ * (none on a warm pass without drift), one `systemctl show` for all units; existence tests, facts and
+ * record formatting use builtins. Paths and units are sh words made by quoteArg, never spliced text.
+ * Throws DesiredStateError for a relative path or a string that is not a systemd unit name.
+ *
+ * Output, one record per line (see probe-parse.ts): `hostop-probe 1`, `hostname …`, `os …`,
+ * `systemd 0|1`, per path `missing I` or `stat I …`, `sha256 I HEX|-` per hashed file, the raw
+ * `systemctl show` blocks between `units-begin` and `units-end RC` (or `units-unavailable` without
+ * systemd), and `end NPATHS NUNITS`.
+ */
+export function buildProbeScript(req: ProbeRequest): string {
+  for (const p of req.paths) {
+    if (!p.startsWith('/')) throw new DesiredStateError(`probe path must be absolute: ${JSON.stringify(p)}`);
+  }
+  for (const u of req.units) {
+    if (!SYSTEMD_UNIT.test(u) || u.startsWith('-'))
+      throw new DesiredStateError(`not a systemd unit name: ${JSON.stringify(u)}`);
+  }
+  const lines = [
+    'LC_ALL=C; export LC_ALL; set -f',
+    `nl='\n'`,
+    `echo 'hostop-probe ${PROBE_FORMAT_VERSION}'`,
+    ...factLines(),
+    ...pathLines(req),
+    ...unitLines(req.units),
+    `echo 'end ${req.paths.length} ${req.units.length}'`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function factLines(): string[] {
+  return [
+    'h=; read -r h </proc/sys/kernel/hostname; printf \'hostname %s\\n\' "$h"',
+    'o=; for f in /etc/os-release /usr/lib/os-release; do [ -r "$f" ] || continue',
+    '  while IFS= read -r l || [ -n "$l" ]; do case $l in PRETTY_NAME=*) o=${l#PRETTY_NAME=};; esac; done <"$f"; break',
+    'done; printf \'os %s\\n\' "$o"',
+    // sd_booted(): systemd is PID 1 exactly when this directory exists.
+    'if [ -d /run/systemd/system ]; then sd=1; else sd=0; fi; echo "systemd $sd"',
+  ];
+}
+
+function pathLines(req: ProbeRequest): string[] {
+  if (req.paths.length === 0) return [];
+  const out: string[] = [];
+  req.paths.forEach((p, i) => {
+    const known = req.known?.[p];
+    out.push(`p${i}=${quoteArg(p)}${known ? ` k${i}=${quoteArg(known.signature)}` : ''}`);
+  });
+  out.push('set --; e=');
+  req.paths.forEach((_, i) => {
+    // `-h` too: a dangling symlink fails `-e` but exists.
+    out.push(
+      `if [ -e "$p${i}" ] || [ -h "$p${i}" ]; then set -- "$@" "$p${i}"; e="$e ${i}"; else echo 'missing ${i}'; fi`,
+    );
+  });
+  out.push(
+    `F=${quoteArg(STAT_FORMAT)}`,
+    // One stat for all paths. If one vanished since the test, stat skips it and the lines would no longer
+    // line up with the indexes: then stat each path alone, printing `-` for the ones that are gone.
+    ...oneLinePerArg('stat -c "$F" --'),
+    // printf, not echo: dash's echo interprets backslashes.
+    'h=; for i in $e; do l=$1; shift; printf \'stat %s %s\\n\' "$i" "$l"',
+    // Regular files (raw mode 8xxx) whose signature differs from the known one get hashed.
+    '  case $l in 8???\\ *) eval "k=\\${k$i-}"; [ "${l##* }" = "$k" ] || h="$h $i";; esac',
+    'done',
+    'if [ -n "$h" ]; then set --; for i in $h; do eval "set -- \\"\\$@\\" \\"\\$p$i\\""; done',
+    ...oneLinePerArg('sha256sum --').map((l) => `  ${l}`),
+    // sha256sum prefixes a line with `\\` when it escapes the name; the hash is the first field.
+    '  for i in $h; do l=${1#\\\\}; shift; printf \'sha256 %s %s\\n\' "$i" "${l%% *}"; done',
+    'fi',
+  );
+  return out;
+}
+
+/** Runs `cmd "$@"` once for all args, falling back to one run per arg; leaves one line per arg in "$@". */
+function oneLinePerArg(cmd: string): string[] {
+  return [
+    `if [ $# -gt 0 ] && r=$(${cmd} "$@" 2>/dev/null); then :; else r=; for a do r="$r$(${cmd} "$a" 2>/dev/null || echo -)$nl"; done; fi`,
+    "IFS=$nl; set -- $r; IFS=' '",
+  ];
+}
+
+function unitLines(units: string[]): string[] {
+  if (units.length === 0) return [];
+  const show = quoteArgv([
+    'systemctl',
+    'show',
+    '--all',
+    '-p',
+    'Id,LoadState,ActiveState,UnitFileState',
+    '--',
+    ...units,
+  ]);
+  return [
+    'if [ $sd = 1 ]; then echo units-begin',
+    `  ${show}`,
+    '  echo "units-end $?"',
+    'else echo units-unavailable; fi',
+  ];
+}
