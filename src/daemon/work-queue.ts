@@ -173,6 +173,7 @@ export class WorkQueue {
     for (const { timer } of this.delayed.values()) this.clock.clearTimeout(timer);
     this.delayed.clear();
     this.queue.length = 0;
+    this.dirty.clear();
     this.depthChanged();
     const settledAll = () => Promise.all([...this.running.values()].map((r) => r.settled));
     if (this.running.size === 0) return { aborted: [] };

@@ -51,7 +51,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = isPretty
     ? pretty({
         sync: true,
-        colorize: options.destination === undefined,
+        colorize: options.destination === undefined && process.stdout.isTTY === true,
         destination: options.destination ?? 1,
       })
     : (options.destination ?? pino.destination({ sync: true }));
