@@ -816,7 +816,7 @@ export interface OtelCollectorSpec {
     spikeLimitPercentage: number;
   };
   /**
-   * Resource attributes upserted on every signal by a resource processor (e.g. deployment.environment: prod).
+   * Resource attributes added by a resource processor to every signal that does not carry them yet (action insert: a sender's own value wins), e.g. deployment.environment: production.
    */
   resourceAttributes?: {
     [k: string]: string;

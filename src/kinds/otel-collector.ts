@@ -84,12 +84,13 @@ function render(res: Resource<OtelCollectorSpec>, host: HostRef, snapshot: Snaps
         limit_percentage: spec.memoryLimiter.limitPercentage,
         spike_limit_percentage: spec.memoryLimiter.spikeLimitPercentage,
       },
+      // insert, not upsert: a sender's own value (staging app, deployment.environment=staging) wins.
       ...(resourceProcessor
         ? {
             resource: {
               attributes: Object.entries(spec.resourceAttributes ?? {})
                 .sort(([a], [b]) => (a < b ? -1 : 1))
-                .map(([key, value]) => ({ key, value, action: 'upsert' })),
+                .map(([key, value]) => ({ key, value, action: 'insert' })),
             },
           }
         : {}),
