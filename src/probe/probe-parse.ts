@@ -42,7 +42,7 @@ class Lines {
   }
 
   next(): string {
-    if (this.done) this.fail('output is truncated');
+    if (this.done) this.fail('output is truncated', this.at);
     return this.lines[this.at++] as string;
   }
 
@@ -79,7 +79,7 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   const hostname = r.expect(/^hostname (.*)$/, 'hostname')[1] as string;
   const os = unquoteOsRelease(r.expect(/^os (.*)$/, 'os')[1] as string);
   const systemd = r.expect(/^systemd ([01])$/, 'systemd 0|1')[1] === '1';
-  const { stats, hashes } = parsePathRecords(r, req.paths.length);
+  const { stats, hashes, lineOf } = parsePathRecords(r, req.paths.length);
   const units = parseUnits(r, req.units);
   const end = r.expect(/^end (\d+) (\d+)$/, 'a path record or the trailer "end NPATHS NUNITS"');
   if (Number(end[1]) !== req.paths.length || Number(end[2]) !== req.units.length)
@@ -92,8 +92,9 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   req.paths.forEach((path, i) => {
     const stat = stats.get(i) as Stat | 'missing';
     const hash = hashes.get(i);
+    const fail = (what: string) => r.fail(what, lineOf.get(i));
     if (stat === 'missing') {
-      if (hash !== undefined) r.fail(`sha256 reported for missing path #${i}`);
+      if (hash !== undefined) fail(`sha256 reported for missing path #${i}`);
       files[path] = { path, type: 'missing' };
       return;
     }
@@ -101,12 +102,12 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
     if (file.type === 'file') {
       const prev = req.known?.[path];
       const sha = hash ?? (prev?.signature === stat.signature ? prev.sha256 : undefined);
-      if (sha === undefined) r.fail(`no sha256 for changed regular file #${i}`);
+      if (sha === undefined) fail(`no sha256 for changed regular file #${i}`);
       if (sha === '-')
-        r.fail(`file #${i} could not be hashed (it changed or vanished during the probe); probe again`);
+        fail(`file #${i} could not be hashed (it changed or vanished during the probe); probe again`);
       file.sha256 = sha;
       known[path] = { signature: stat.signature, sha256: sha as string };
-    } else if (hash !== undefined) r.fail(`sha256 reported for non-regular path #${i}`);
+    } else if (hash !== undefined) fail(`sha256 reported for non-regular path #${i}`);
     files[path] = file;
   });
   return { observed: { host, facts: { hostname, os, systemd }, files, units }, known };
@@ -115,10 +116,13 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
 function parsePathRecords(r: Lines, count: number) {
   const stats = new Map<number, Stat | 'missing'>();
   const hashes = new Map<number, string>();
+  /** Index of the line that reported each path: later consistency errors point at it. */
+  const lineOf = new Map<number, number>();
   const index = (s: string, seen: Map<number, unknown>): number => {
     const i = Number(s);
     if (i >= count) r.fail('path index out of range');
     if (seen.has(i)) r.fail('path reported twice');
+    lineOf.set(i, r.at - 1);
     return i;
   };
   for (;;) {
@@ -140,7 +144,7 @@ function parsePathRecords(r: Lines, count: number) {
       continue;
     }
     r.at--;
-    return { stats, hashes };
+    return { stats, hashes, lineOf };
   }
 }
 
@@ -173,7 +177,7 @@ function parseUnits(r: Lines, units: string[]): Record<string, ObservedUnit> {
     for (const u of units) out[u] = { unit: u, active: 'unknown', enabled: '', load: 'unknown' };
     return out;
   }
-  if (first !== 'units-begin') r.fail('expected "units-begin" or "units-unavailable"');
+  if (first !== 'units-begin') r.fail('expected a path record, "units-begin" or "units-unavailable"');
   const blocks: Map<string, string>[] = [];
   let block: Map<string, string> | undefined;
   let line = r.next();
