@@ -131,7 +131,7 @@ function render(res: Resource<AppInstrumentationSpec>, host: HostRef, snapshot: 
       resource: ref,
     };
     // A graceful reload re-reads the pools without dropping requests.
-    service = { unit, onChange: 'reload', resource: ref, ...(health ? { health } : {}) };
+    service = { unit, onChange: 'reload', ...(health ? { health } : {}), resource: ref };
   } else {
     const unit = unitName(spec.systemd!.unit);
     const secrets = [...new Set(headerValues.map(escapeQuoted))].sort();
@@ -149,7 +149,7 @@ function render(res: Resource<AppInstrumentationSpec>, host: HostRef, snapshot: 
       resource: ref,
     };
     // A process reads its environment once, at start.
-    service = { unit, onChange: 'restart', resource: ref, ...(health ? { health } : {}) };
+    service = { unit, onChange: 'restart', ...(health ? { health } : {}), resource: ref };
   }
   return { files: [file], services: [service] };
 }

@@ -1,4 +1,4 @@
-import type { HostRef, IntentPart, Resource } from '../core/model.js';
+import type { FileIntent, HostRef, IntentPart, Resource } from '../core/model.js';
 import type { GrafanaDashboardSpec } from '../generated/crd-types.js';
 import { escapeDollars, grafanaService } from './grafana.js';
 import type { KindModule } from './kind.js';
@@ -29,24 +29,27 @@ function render(res: Resource<GrafanaDashboardSpec>, _host: HostRef): IntentPart
       }),
     ],
   };
-  const base = { mode: '0644', owner: 'root', group: 'root', secrets: [], resource: ref };
+  const file = (path: string, content: string, format: 'json' | 'yaml', notify: string[]): FileIntent => ({
+    path,
+    content,
+    mode: '0644',
+    owner: 'root',
+    group: 'root',
+    format,
+    notify,
+    secrets: [],
+    resource: ref,
+  });
   return {
     files: [
-      // Grafana polls the JSON every updateIntervalSeconds: no restart needed (and no $-escaping: not interpolated).
-      {
-        ...base,
-        path: `${dir}/${spec.dashboard.uid}.json`,
-        content: toJson(dashboard),
-        format: 'json',
-        notify: [],
-      },
-      {
-        ...base,
-        path: `/etc/grafana/provisioning/dashboards/hostop-${res.metadata.name}.yaml`,
-        content: toYaml(provider, managedHeader(res, '#')),
-        format: 'yaml',
-        notify: [grafanaService(ref).unit],
-      },
+      // Grafana polls the JSON every updateIntervalSeconds: no restart (and no $-escaping: JSON is not interpolated).
+      file(`${dir}/${spec.dashboard.uid}.json`, toJson(dashboard), 'json', []),
+      file(
+        `/etc/grafana/provisioning/dashboards/hostop-${res.metadata.name}.yaml`,
+        toYaml(provider, managedHeader(res, '#')),
+        'yaml',
+        [grafanaService(ref).unit],
+      ),
     ],
     services: [grafanaService(ref)],
   };
