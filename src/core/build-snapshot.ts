@@ -29,8 +29,9 @@ const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec']);
  */
 export function buildSnapshot(files: SourceFile[], schemas: Map<string, KindSchema>, opts: BuildOptions = {}): BuildResult {
   const problems: Problem[] = [];
-  const fromDir = collect(files, schemas, problems);
-  const fromInventory = collect(opts.inventory ?? [], schemas, problems);
+  const docs = new Map<Resource, ParsedDocument>();
+  const fromDir = collect(files, schemas, problems, docs);
+  const fromInventory = collect(opts.inventory ?? [], schemas, problems, docs);
   for (const r of fromInventory.filter((r) => r.kind !== 'Host')) {
     problems.push(err(r.source.file, r.source.line, '/kind', `an inventory holds only Host resources, not ${r.kind}`));
   }
@@ -42,7 +43,7 @@ export function buildSnapshot(files: SourceFile[], schemas: Map<string, KindSche
   const hosts = resources.filter((r) => r.kind === 'Host').map(toHostRef);
   hosts.sort((a, b) => a.name.localeCompare(b.name));
   const snapshot: Snapshot = { resources, hosts, revision: opts.revision, warnings: [] };
-  checkSelections(snapshot, problems);
+  checkSelections(snapshot, problems, (r, path) => docs.get(r)?.lineOf(path) ?? r.source.line);
   if (!problems.some((p) => p.severity === 'error')) problems.push(...renderFleet(snapshot).problems);
 
   problems.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
@@ -51,7 +52,7 @@ export function buildSnapshot(files: SourceFile[], schemas: Map<string, KindSche
   return { snapshot, problems };
 }
 
-function collect(files: SourceFile[], schemas: Map<string, KindSchema>, problems: Problem[]): Resource[] {
+function collect(files: SourceFile[], schemas: Map<string, KindSchema>, problems: Problem[], docs: Map<Resource, ParsedDocument>): Resource[] {
   const out: Resource[] = [];
   for (const f of files) {
     if (f.text === undefined) {
@@ -62,7 +63,10 @@ function collect(files: SourceFile[], schemas: Map<string, KindSchema>, problems
     problems.push(...parsed.problems);
     for (const doc of parsed.docs) {
       const res = toResource(doc, schemas, problems);
-      if (res) out.push(res);
+      if (res) {
+        out.push(res);
+        docs.set(res, doc);
+      }
     }
   }
   return out;
@@ -153,12 +157,12 @@ function checkDuplicates(resources: Resource[], problems: Problem[]): void {
   }
 }
 
-function checkSelections(snapshot: Snapshot, problems: Problem[]): void {
+function checkSelections(snapshot: Snapshot, problems: Problem[], lineOf: (r: Resource, path: string) => number): void {
   const names = new Set(snapshot.hosts.map((h) => h.name));
   for (const r of snapshot.resources) {
     if (r.kind === 'Host') continue;
     const sel = r.spec as HostSelection;
-    const where = (path: string) => ({ file: r.source.file, line: r.source.line, path });
+    const where = (path: string) => ({ file: r.source.file, line: lineOf(r, path), path });
     if ((sel.hosts === undefined) === (sel.hostSelector === undefined)) {
       problems.push({ severity: 'error', ...where('/spec'), message: 'set exactly one of spec.hosts or spec.hostSelector' });
       continue;

@@ -29,7 +29,7 @@ export function parseDocuments(file: string, text: string): { docs: ParsedDocume
     const line = lc.linePos(start).line;
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
-        const at = err.linePos?.[0]?.line ?? line;
+        const at = lc.linePos(err.pos[0]).line;
         problems.push({ severity: 'error', file, line: at, path: '', message: `YAML syntax error: ${firstLine(err.message)}` });
       }
       continue;

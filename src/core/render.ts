@@ -86,7 +86,7 @@ function mergeService(intent: HostIntent, svc: ServiceIntent, res: Resource, pro
       );
       continue;
     }
-    (prior as Record<string, unknown>)[field] = svc[field];
+    (prior as unknown as Record<string, unknown>)[field] = svc[field];
   }
   if (svc.onChange === 'restart') prior.onChange = 'restart';
   prior.health ??= svc.health;

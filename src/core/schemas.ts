@@ -45,7 +45,7 @@ export function kindSchemas(): Map<string, KindSchema> {
       out.set(crd.spec.names.kind, {
         kind: crd.spec.names.kind,
         plural: crd.spec.names.plural,
-        validateSpec: ajv.compile(closeObjects(structuredClone(specSchema))),
+        validateSpec: ajv.compile(closeObjects(structuredClone(specSchema)) as object),
       });
     }
   }
@@ -76,6 +76,21 @@ function closeObjects(schema: unknown): unknown {
   return s;
 }
 
+/** What a pattern means, by field name, so people read a rule instead of a regular expression. */
+const PATTERN_HINTS: Record<string, string> = {
+  path: 'must be an absolute, normalised path (starting with /, no "." or ".." segments, no control characters)',
+  mode: 'must be a four-digit octal mode string such as "0644"',
+  hostKey: 'must be the host\'s ed25519 public key in "ssh-ed25519 AAAA..." form, without a comment',
+  unit: 'must be a systemd unit name such as "nginx.service" (letters, digits and :_.@- only)',
+  identityFile: 'must be an absolute path to a private key file',
+  address: 'must be a DNS name or an IP address',
+  user: 'must be a user name (letters, digits, "_", "." and "-")',
+  hosts: 'must be the name of a Host resource (lowercase DNS name)',
+  notify: 'must be a systemd unit name such as "nginx.service"',
+  owner: 'must be a user name or numeric id (no spaces or shell characters)',
+  group: 'must be a group name or numeric id (no spaces or shell characters)',
+};
+
 /** Turns ajv's errors into one line each, with the JSON path of the offending field (below `/spec`). */
 export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): SchemaError[] {
   const out: SchemaError[] = [];
@@ -93,7 +108,8 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
     } else if (e.keyword === 'enum') {
       message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     } else if (e.keyword === 'pattern') {
-      message = `does not match the required pattern ${(e.params as { pattern: string }).pattern}`;
+      const field = path.split('/').filter((x) => !/^\d+$/.test(x)).pop() ?? '';
+      message = PATTERN_HINTS[field] ?? `does not match the required pattern ${(e.params as { pattern: string }).pattern}`;
     }
     if (!out.some((o) => o.path === path && o.message === message)) out.push({ path, message });
   }

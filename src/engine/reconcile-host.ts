@@ -33,7 +33,7 @@ export interface HostMemory {
 }
 
 export function newHostMemory(): HostMemory {
-  return { probe: newProbeCacheFor(), sameValue: new Map() };
+  return { probe: new Map(), sameValue: new Map() };
 }
 
 const INVENTORY_FILE = 'managed.json';

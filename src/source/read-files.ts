@@ -1,9 +1,9 @@
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 
 /** One desired-state file as read from disk; `text` is undefined when the file was refused (`refused` says why). */
 export interface SourceFile {
-  /** Path relative to the directory that was read (as shown in every problem). */
+  /** Path as the user can open it: the directory as given, joined with the path below it. */
   file: string;
   text?: string;
   refused?: string;
@@ -27,7 +27,7 @@ export function readDesiredStateFiles(root: string): SourceFile[] {
       const full = join(dir, name);
       const st = lstatSync(full);
       if (st.isDirectory()) walk(full);
-      else if (st.isFile() && /\.ya?ml$/.test(name)) out.push(readOne(full, relative(root, full), st.size));
+      else if (st.isFile() && /\.ya?ml$/.test(name)) out.push(readOne(full, full, st.size));
     }
   };
   if (lstatSync(root).isFile()) return [readOne(root, root, lstatSync(root).size)];

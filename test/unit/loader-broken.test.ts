@@ -7,7 +7,8 @@ import { MAX_FILE_BYTES } from '../../src/source/read-files.js';
 
 // Each folder under test/broken/ is one broken desired state; EXPECTED holds every problem line it must yield,
 // exactly (file, line, message, JSON path). UPDATE_GOLDEN=1 rewrites EXPECTED (review the diff by eye).
-const root = join(import.meta.dirname, '..', 'broken');
+// Relative to the repository root (vitest's cwd), so problems name files as a user would see them.
+const root = join('test', 'broken');
 const cases = readdirSync(root).filter((d) => /^\d\d-/.test(d));
 
 function prepare(dir: string) {

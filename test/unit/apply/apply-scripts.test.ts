@@ -1,5 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -24,12 +35,14 @@ beforeEach(() => {
   state = join(root, 'state');
 });
 
-const hostile = "it's $(touch CANARY) `touch CANARY` \"quoted\"\nline two ünïcödé \\ ; rm -rf /\n";
+const hostile = 'it\'s $(touch CANARY) `touch CANARY` "quoted"\nline two ünïcödé \\ ; rm -rf /\n';
 
 describe('stage script', () => {
   it('writes exact bytes, mode and owner to a temp file beside the target, leaves the target alone', () => {
     const target = join(root, 'etc app', 'conf $(x).yaml');
-    const out = sh(stageScript([{ path: target, content: hostile, mode: '0640', owner: 'root', group: 'root' }]));
+    const out = sh(
+      stageScript([{ path: target, content: hostile, mode: '0640', owner: 'root', group: 'root' }]),
+    );
     const [r] = parseStageOutput(out, 1, 'local');
     expect(r).toEqual({ written: 0, output: '' });
     expect(readFileSync(tempPathFor(target), 'utf8')).toBe(hostile);
@@ -42,11 +55,16 @@ describe('stage script', () => {
   it('runs the validator on the candidate and reports its exit code and output', () => {
     const ok = join(root, 'ok.conf');
     const bad = join(root, 'bad.conf');
-    const validate = { argv: ['/bin/sh', '-c', 'grep -q good "$1" || { echo "no good in $1" >&2; exit 1; }', 'v', '{}'], timeoutMs: 5000 };
-    const out = sh(stageScript([
-      { path: ok, content: 'good\n', mode: '0644', owner: 'root', group: 'root', validate },
-      { path: bad, content: 'bad\n', mode: '0644', owner: 'root', group: 'root', validate },
-    ]));
+    const validate = {
+      argv: ['/bin/sh', '-c', 'grep -q good "$1" || { echo "no good in $1" >&2; exit 1; }', 'v', '{}'],
+      timeoutMs: 5000,
+    };
+    const out = sh(
+      stageScript([
+        { path: ok, content: 'good\n', mode: '0644', owner: 'root', group: 'root', validate },
+        { path: bad, content: 'bad\n', mode: '0644', owner: 'root', group: 'root', validate },
+      ]),
+    );
     const [a, b] = parseStageOutput(out, 2, 'local');
     expect(a!.validatorCode).toBe(0);
     expect(b!.validatorCode).toBe(1);
@@ -55,14 +73,29 @@ describe('stage script', () => {
 
   it('kills a hanging validator at its deadline (exit 124)', () => {
     const p = join(root, 'hang.conf');
-    const out = sh(stageScript([{ path: p, content: 'x', mode: '0644', owner: 'root', group: 'root', validate: { argv: ['sleep', '30'], timeoutMs: 1000 } }]));
+    const out = sh(
+      stageScript([
+        {
+          path: p,
+          content: 'x',
+          mode: '0644',
+          owner: 'root',
+          group: 'root',
+          validate: { argv: ['sleep', '30'], timeoutMs: 1000 },
+        },
+      ]),
+    );
     expect(parseStageOutput(out, 1, 'local')[0]!.validatorCode).toBe(124);
   });
 
   it('refuses a parent directory reached through a symlink', () => {
     mkdirSync(join(root, 'real'));
     symlinkSync(join(root, 'real'), join(root, 'link'));
-    const out = sh(stageScript([{ path: join(root, 'link', 'f'), content: 'x', mode: '0644', owner: 'root', group: 'root' }]));
+    const out = sh(
+      stageScript([
+        { path: join(root, 'link', 'f'), content: 'x', mode: '0644', owner: 'root', group: 'root' },
+      ]),
+    );
     const [r] = parseStageOutput(out, 1, 'local');
     expect(r!.written).not.toBe(0);
     expect(r!.output).toContain('symlink');
@@ -82,7 +115,14 @@ describe('activate and restore scripts', () => {
     const p = join(root, 'app.conf');
     writeFileSync(p, 'before hostop\n');
     sh(stageScript([{ path: p, content: 'v1\n', mode: '0600', owner: 'root', group: 'root' }]));
-    let out = sh(activateScript([{ path: p, keepOriginal: true }], { stateRoot: state, inventory: '{"v":1}\n', daemonReload: false, units }));
+    let out = sh(
+      activateScript([{ path: p, keepOriginal: true }], {
+        stateRoot: state,
+        inventory: '{"v":1}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(parseActivateOutput(out, 1, 'local').activated[0]).toEqual({ code: 0, existed: true });
     expect(readFileSync(p, 'utf8')).toBe('v1\n');
     expect(existsSync(tempPathFor(p))).toBe(false);
@@ -90,25 +130,60 @@ describe('activate and restore scripts', () => {
     expect((statSync(state).mode & 0o777).toString(8)).toBe('700');
 
     sh(stageScript([{ path: p, content: 'v2 broken\n', mode: '0600', owner: 'root', group: 'root' }]));
-    sh(activateScript([{ path: p, keepOriginal: false }], { stateRoot: state, inventory: '{"v":2}\n', daemonReload: false, units }));
+    sh(
+      activateScript([{ path: p, keepOriginal: false }], {
+        stateRoot: state,
+        inventory: '{"v":2}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(readFileSync(p, 'utf8')).toBe('v2 broken\n');
 
     // Rollback: the previous version (v1) comes back from backup/.
-    out = sh(restoreScript([{ path: p, existed: true, from: 'backup' }], { stateRoot: state, inventory: '{"v":1}\n', daemonReload: false, units }));
+    out = sh(
+      restoreScript([{ path: p, existed: true, from: 'backup' }], {
+        stateRoot: state,
+        inventory: '{"v":1}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(parseRestoreOutput(out, 'local').restored).toEqual([0]);
     expect(readFileSync(p, 'utf8')).toBe('v1\n');
 
     // Prune: the pre-hostop version comes back from original/.
-    sh(restoreScript([{ path: p, existed: true, from: 'original' }], { stateRoot: state, inventory: '{}\n', daemonReload: false, units }));
+    sh(
+      restoreScript([{ path: p, existed: true, from: 'original' }], {
+        stateRoot: state,
+        inventory: '{}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(readFileSync(p, 'utf8')).toBe('before hostop\n');
   });
 
   it('a created file is removed on rollback', () => {
     const p = join(root, 'new.conf');
     sh(stageScript([{ path: p, content: 'new\n', mode: '0644', owner: 'root', group: 'root' }]));
-    const out = sh(activateScript([{ path: p, keepOriginal: true }], { stateRoot: state, inventory: '{}\n', daemonReload: false, units }));
+    const out = sh(
+      activateScript([{ path: p, keepOriginal: true }], {
+        stateRoot: state,
+        inventory: '{}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(parseActivateOutput(out, 1, 'local').activated[0]!.existed).toBe(false);
-    sh(restoreScript([{ path: p, existed: false, from: 'backup' }], { stateRoot: state, inventory: '{}\n', daemonReload: false, units }));
+    sh(
+      restoreScript([{ path: p, existed: false, from: 'backup' }], {
+        stateRoot: state,
+        inventory: '{}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(existsSync(p)).toBe(false);
   });
 
@@ -118,12 +193,26 @@ describe('activate and restore scripts', () => {
     const p = join(root, 'innocent.conf');
     symlinkSync(victim, p);
     sh(stageScript([{ path: p, content: 'payload\n', mode: '0644', owner: 'root', group: 'root' }]));
-    sh(activateScript([{ path: p, keepOriginal: true }], { stateRoot: state, inventory: '{}\n', daemonReload: false, units }));
+    sh(
+      activateScript([{ path: p, keepOriginal: true }], {
+        stateRoot: state,
+        inventory: '{}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(readFileSync(victim, 'utf8')).toBe('ssh-ed25519 AAAA-trusted\n');
     expect(lstatSync(p).isSymbolicLink()).toBe(false);
     expect(readFileSync(p, 'utf8')).toBe('payload\n');
     // The backup kept the link itself, so a rollback restores the link, not a copy of its target.
-    sh(restoreScript([{ path: p, existed: true, from: 'backup' }], { stateRoot: state, inventory: '{}\n', daemonReload: false, units }));
+    sh(
+      restoreScript([{ path: p, existed: true, from: 'backup' }], {
+        stateRoot: state,
+        inventory: '{}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(readlinkSync(p)).toBe(victim);
   });
 
@@ -131,7 +220,14 @@ describe('activate and restore scripts', () => {
     const p = join(root, 'adir');
     mkdirSync(join(p, 'inner'), { recursive: true });
     sh(stageScript([{ path: p, content: 'x', mode: '0644', owner: 'root', group: 'root' }]));
-    const out = sh(activateScript([{ path: p, keepOriginal: false }], { stateRoot: state, inventory: '{}\n', daemonReload: false, units }));
+    const out = sh(
+      activateScript([{ path: p, keepOriginal: false }], {
+        stateRoot: state,
+        inventory: '{}\n',
+        daemonReload: false,
+        units,
+      }),
+    );
     expect(parseActivateOutput(out, 1, 'local').activated[0]!.code).not.toBe(0);
     expect(statSync(join(p, 'inner')).isDirectory()).toBe(true);
   });

@@ -15,33 +15,147 @@ const file = (over: Partial<FileIntent> = {}): FileIntent => ({
   resource: res,
   ...over,
 });
-const svc: ServiceIntent = { unit: 'app.service', state: 'running', enabled: true, onChange: 'reload', resource: res };
-const host = { name: 'h1', labels: {}, address: 'x', port: 22, user: 'root', hostKey: 'k', privilege: 'root' as const };
-const intent = (files: FileIntent[], services: ServiceIntent[] = [svc]): HostIntent => ({ host, files, services, checks: [] });
+const svc: ServiceIntent = {
+  unit: 'app.service',
+  state: 'running',
+  enabled: true,
+  onChange: 'reload',
+  resource: res,
+};
+const host = {
+  name: 'h1',
+  labels: {},
+  address: 'x',
+  port: 22,
+  user: 'root',
+  hostKey: 'k',
+  privilege: 'root' as const,
+};
+const intent = (files: FileIntent[], services: ServiceIntent[] = [svc]): HostIntent => ({
+  host,
+  files,
+  services,
+  checks: [],
+});
 const observed = (files: ObservedHost['files'], active = 'active', enabled = 'enabled'): ObservedHost => ({
   host: 'h1',
   facts: { hostname: 'h1', os: 'Debian', systemd: true },
   files,
   units: { 'app.service': { unit: 'app.service', active, enabled, load: 'loaded' } },
 });
-const same = (f: FileIntent) => ({ path: f.path, type: 'file' as const, sha256: sha256(f.content), size: 1, mode: '644', owner: 'root', group: 'root' });
+const same = (f: FileIntent) => ({
+  path: f.path,
+  type: 'file' as const,
+  sha256: sha256(f.content),
+  size: 1,
+  mode: '644',
+  owner: 'root',
+  group: 'root',
+});
 
 describe('diffHost', () => {
   const f = file();
-  const cases: { name: string; files: ObservedHost['files']; contents?: Record<string, string>; active?: string; enabled?: string; expectFile: string; changed?: string[]; services: string[]; needs?: string[] }[] = [
-    { name: 'missing file is created, running service reloads', files: {}, expectFile: 'create', services: ['reload'] },
-    { name: 'identical file is unchanged, nothing to do', files: { [f.path]: same(f) }, expectFile: 'unchanged', services: [] },
-    { name: 'mode 0644 vs 644 is the same', files: { [f.path]: { ...same(f), mode: '0644' } }, expectFile: 'unchanged', services: [] },
-    { name: 'mode drift only: update, no reload', files: { [f.path]: { ...same(f), mode: '600' } }, expectFile: 'update', changed: ['mode'], services: [] },
-    { name: 'owner and group drift', files: { [f.path]: { ...same(f), owner: 'app', group: 'app' } }, expectFile: 'update', changed: ['owner', 'group'], services: [] },
-    { name: 'different hash without content asks for it', files: { [f.path]: { ...same(f), sha256: 'x' } }, expectFile: 'update', changed: ['content'], services: ['reload'], needs: [f.path] },
-    { name: 'key order only is no drift', files: { [f.path]: { ...same(f), sha256: 'x' } }, contents: { [f.path]: '{"b":2,"a":1}' }, expectFile: 'unchanged', services: [] },
-    { name: 'real JSON change is drift', files: { [f.path]: { ...same(f), sha256: 'x' } }, contents: { [f.path]: '{"a":1,"b":3}' }, expectFile: 'update', changed: ['content'], services: ['reload'] },
-    { name: 'a directory in the way is a type change', files: { [f.path]: { path: f.path, type: 'dir' } }, expectFile: 'update', changed: ['type'], services: ['reload'] },
-    { name: 'a symlink in the way is a type change', files: { [f.path]: { path: f.path, type: 'symlink' } }, expectFile: 'update', changed: ['type'], services: ['reload'] },
-    { name: 'stopped service is started, not also reloaded', files: {}, active: 'inactive', expectFile: 'create', services: ['start'] },
-    { name: 'disabled service is enabled', files: { [f.path]: same(f) }, enabled: 'disabled', expectFile: 'unchanged', services: ['enable'] },
-    { name: 'failed service is started', files: { [f.path]: same(f) }, active: 'failed', expectFile: 'unchanged', services: ['start'] },
+  const cases: {
+    name: string;
+    files: ObservedHost['files'];
+    contents?: Record<string, string>;
+    active?: string;
+    enabled?: string;
+    expectFile: string;
+    changed?: string[];
+    services: string[];
+    needs?: string[];
+  }[] = [
+    {
+      name: 'missing file is created, running service reloads',
+      files: {},
+      expectFile: 'create',
+      services: ['reload'],
+    },
+    {
+      name: 'identical file is unchanged, nothing to do',
+      files: { [f.path]: same(f) },
+      expectFile: 'unchanged',
+      services: [],
+    },
+    {
+      name: 'mode 0644 vs 644 is the same',
+      files: { [f.path]: { ...same(f), mode: '0644' } },
+      expectFile: 'unchanged',
+      services: [],
+    },
+    {
+      name: 'mode drift only: update, no reload',
+      files: { [f.path]: { ...same(f), mode: '600' } },
+      expectFile: 'update',
+      changed: ['mode'],
+      services: [],
+    },
+    {
+      name: 'owner and group drift',
+      files: { [f.path]: { ...same(f), owner: 'app', group: 'app' } },
+      expectFile: 'update',
+      changed: ['owner', 'group'],
+      services: [],
+    },
+    {
+      name: 'different hash without content asks for it',
+      files: { [f.path]: { ...same(f), sha256: 'x' } },
+      expectFile: 'update',
+      changed: ['content'],
+      services: ['reload'],
+      needs: [f.path],
+    },
+    {
+      name: 'key order only is no drift',
+      files: { [f.path]: { ...same(f), sha256: 'x' } },
+      contents: { [f.path]: '{"b":2,"a":1}' },
+      expectFile: 'unchanged',
+      services: [],
+    },
+    {
+      name: 'real JSON change is drift',
+      files: { [f.path]: { ...same(f), sha256: 'x' } },
+      contents: { [f.path]: '{"a":1,"b":3}' },
+      expectFile: 'update',
+      changed: ['content'],
+      services: ['reload'],
+    },
+    {
+      name: 'a directory in the way is a type change',
+      files: { [f.path]: { path: f.path, type: 'dir' } },
+      expectFile: 'update',
+      changed: ['type'],
+      services: ['reload'],
+    },
+    {
+      name: 'a symlink in the way is a type change',
+      files: { [f.path]: { path: f.path, type: 'symlink' } },
+      expectFile: 'update',
+      changed: ['type'],
+      services: ['reload'],
+    },
+    {
+      name: 'stopped service is started, not also reloaded',
+      files: {},
+      active: 'inactive',
+      expectFile: 'create',
+      services: ['start'],
+    },
+    {
+      name: 'disabled service is enabled',
+      files: { [f.path]: same(f) },
+      enabled: 'disabled',
+      expectFile: 'unchanged',
+      services: ['enable'],
+    },
+    {
+      name: 'failed service is started',
+      files: { [f.path]: same(f) },
+      active: 'failed',
+      expectFile: 'unchanged',
+      services: ['start'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -71,12 +185,20 @@ describe('diffHost', () => {
       [f.path, 'unchanged'],
       ['/etc/old.conf', 'delete'],
     ]);
-    const noPrune = diffHost(intent([f]), observed({ [f.path]: same(f) }), { managed: { '/etc/old.conf': res }, prune: false });
+    const noPrune = diffHost(intent([f]), observed({ [f.path]: same(f) }), {
+      managed: { '/etc/old.conf': res },
+      prune: false,
+    });
     expect(noPrune.files.map((x) => x.action)).toEqual(['unchanged']);
   });
 
   it('shows a unified diff with secrets masked', () => {
-    const secret = file({ path: '/etc/app/ds.yaml', format: 'text', content: 'url: x\npassword: hunter2\n', secrets: ['hunter2'] });
+    const secret = file({
+      path: '/etc/app/ds.yaml',
+      format: 'text',
+      content: 'url: x\npassword: hunter2\n',
+      secrets: ['hunter2'],
+    });
     const plan = diffHost(intent([secret]), observed({ [secret.path]: { ...same(secret), sha256: 'x' } }), {
       contents: { [secret.path]: 'url: y\npassword: oldpass\n' },
     });

@@ -1,0 +1,180 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { HostopError } from '../core/errors.js';
+import { loadDesiredState } from '../core/load.js';
+import type { HostIntent, Snapshot } from '../core/model.js';
+import { renderSnapshot } from '../core/render.js';
+import { type HostMemory, newHostMemory, reconcileHost } from '../engine/reconcile-host.js';
+import { childFor, type Logger } from '../observe/logger.js';
+import type { HostopMetrics } from '../observe/metrics.js';
+import type { ConnectionPool } from '../ssh/connection-pool.js';
+import { recordOutcome, resourcesOf } from './host-status-update.js';
+import type { StatusStore } from './status-store.js';
+import { WorkQueue } from './work-queue.js';
+import { formatProblem } from '../cli/problems-output.js';
+
+export interface ReconcilerOptions {
+  dir: string;
+  inventory?: string;
+  mode: 'enforce' | 'detect';
+  prune: boolean;
+  resyncMs: number;
+  concurrency: number;
+  stateRoot?: string;
+  pool: ConnectionPool;
+  metrics: HostopMetrics;
+  status: StatusStore;
+  log: Logger;
+}
+
+/** A failed pass the queue should retry with backoff (or not, for failures only a new desired state fixes). */
+class PassFailed extends HostopError {}
+
+/**
+ * The long-running controller: a snapshot in force, a keyed work queue of hosts, a resync tick.
+ * Level-triggered: every trigger only enqueues host names; a pass always reads the current snapshot and probes
+ * afresh. A snapshot that fails validation is reported and ignored: the last valid one stays in force.
+ */
+export class Reconciler {
+  private snapshot?: Snapshot;
+  private intents = new Map<string, HostIntent>();
+  private hashes = new Map<string, string>();
+  private readonly memory = new Map<string, HostMemory>();
+  /** Host -> intent hash at which a change failed validation or health: not retried until the intent changes. */
+  private readonly stalled = new Map<string, string>();
+  private readonly firstPass = new Set<string>();
+  private readonly queue: WorkQueue;
+  private resyncTimer?: NodeJS.Timeout;
+  private stopping = false;
+  private knownSecrets: readonly string[] = [];
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.queue = new WorkQueue({
+      onDepthChange: (d) => opts.metrics.setWorkqueueDepth(d),
+      onError: (key, err) => opts.log.warn({ host: key, err }, 'pass failed; retrying with backoff'),
+    });
+  }
+
+  /** Loads the first snapshot and starts working. */
+  start(): void {
+    this.reload();
+    this.queue.start((host, signal) => this.reconcile(host, signal), { concurrency: this.opts.concurrency });
+    this.scheduleResync();
+  }
+
+  /** Ready: a snapshot is in force and every host of it has had one pass. */
+  ready(): boolean {
+    return this.snapshot !== undefined && this.firstPass.size === 0;
+  }
+
+  /**
+   * Re-reads and validates the whole desired state. Valid: it replaces the one in force and only hosts whose
+   * intent changed are enqueued. Invalid: reported (log, status, metric), nothing is enqueued.
+   */
+  reload(): void {
+    if (this.stopping) return;
+    const { dir, inventory, log, metrics, status } = this.opts;
+    const loaded = loadDesiredState(dir, { inventory });
+    if (!loaded.snapshot) {
+      const errors = loaded.problems.filter((p) => p.severity === 'error');
+      const summary = `${errors.length} problem(s): ${errors.slice(0, 5).map(formatProblem).join('; ')}`;
+      log.error({ problems: errors.slice(0, 20).map(formatProblem) }, 'desired state is invalid; keeping the last valid snapshot in force');
+      metrics.recordDesiredStateInvalid();
+      status.recordDesiredStateInvalid(summary);
+      status.recordEvent({ type: 'Warning', reason: 'DesiredStateInvalid', message: summary });
+      return;
+    }
+    const snapshot = loaded.snapshot;
+    const first = this.snapshot === undefined;
+    const changed = this.snapshot?.revision !== snapshot.revision || first;
+    this.snapshot = snapshot;
+    metrics.recordDesiredStateLoaded(snapshot.revision, new Date());
+    status.recordDesiredStateLoaded(snapshot.revision);
+    this.knownSecrets = [...new Set(renderSnapshot(snapshot).flatMap((i) => i.files.flatMap((f) => f.secrets)))];
+    status.setKnownSecrets(this.knownSecrets);
+    if (changed) status.recordEvent({ type: 'Normal', reason: 'DesiredStateLoaded', message: `revision ${snapshot.revision ?? 'unknown'} in force` });
+
+    const next = new Map<string, HostIntent>();
+    const nextHashes = new Map<string, string>();
+    for (const intent of renderSnapshot(snapshot)) {
+      next.set(intent.host.name, intent);
+      nextHashes.set(intent.host.name, hashIntent(intent));
+    }
+    for (const [host, intent] of this.intents) {
+      if (!next.has(host)) this.forgetHost(host);
+      else {
+        const keep = new Set(resourcesOf(next.get(host)!).map((r) => `${r.kind}/${r.name}`));
+        for (const r of resourcesOf(intent)) if (!keep.has(`${r.kind}/${r.name}`)) metrics.forgetResource(host, r.kind, r.name);
+      }
+    }
+    const toEnqueue = [...nextHashes].filter(([h, hash]) => this.hashes.get(h) !== hash).map(([h]) => h);
+    this.intents = next;
+    this.hashes = nextHashes;
+    this.opts.pool.retain(snapshot.hosts);
+    status.prune({ hosts: next.keys(), resources: [...next.values()].flatMap((i) => resourcesOf(i).map((r) => ({ host: i.host.name, ...r }))) });
+    if (first) for (const h of next.keys()) this.firstPass.add(h);
+    log.info({ revision: snapshot.revision, hosts: next.size, enqueued: toEnqueue.length }, 'desired state loaded');
+    for (const h of toEnqueue) this.queue.add(h);
+  }
+
+  /** Secret values of the snapshot in force, for the logger's and the status store's masking. */
+  secrets(): readonly string[] {
+    return this.knownSecrets;
+  }
+
+  /** Enqueues every host (the resync tick, also usable by tests and SIGHUP-like triggers). */
+  resyncAll(): void {
+    for (const h of this.intents.keys()) this.queue.add(h);
+  }
+
+  /** Stop taking work, let in-flight passes finish within `graceMs`, then abort them. */
+  async stop(graceMs: number): Promise<{ aborted: string[] }> {
+    this.stopping = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    return this.queue.shutdown({ graceMs });
+  }
+
+  private scheduleResync(): void {
+    // ±10% jitter so that many daemons (or restarts) do not probe in lock-step.
+    const delay = this.opts.resyncMs * (0.9 + Math.random() * 0.2);
+    this.resyncTimer = setTimeout(() => {
+      this.resyncAll();
+      this.scheduleResync();
+    }, delay);
+    this.resyncTimer.unref();
+  }
+
+  private async reconcile(host: string, signal: AbortSignal): Promise<void> {
+    const intent = this.intents.get(host);
+    if (!intent) return;
+    const hash = this.hashes.get(host)!;
+    const log = childFor(this.opts.log, { reconcileId: randomUUID().slice(0, 8), host });
+    let memory = this.memory.get(host);
+    if (!memory) this.memory.set(host, (memory = newHostMemory()));
+    const stalled = this.stalled.get(host) === hash;
+    const apply = this.opts.mode === 'enforce' && !stalled;
+    const outcome = await reconcileHost(this.opts.pool, intent, memory, { apply, prune: this.opts.prune, wantDiffs: false, stateRoot: this.opts.stateRoot, signal });
+    this.firstPass.delete(host);
+    if (this.intents.get(host) !== intent) return; // the host left or changed meanwhile: that newer pass reports
+    recordOutcome(outcome, intent, { status: this.opts.status, metrics: this.opts.metrics, revision: this.snapshot?.revision, stalled });
+    const level = outcome.status === 'in-sync' ? 'debug' : outcome.error || outcome.status === 'rolled-back' || outcome.status === 'degraded' ? 'warn' : 'info';
+    log[level]({ status: outcome.status, durationMs: outcome.durationMs, resources: outcome.resources, error: outcome.error }, `pass ${outcome.status}`);
+    if (outcome.status === 'rolled-back' || outcome.resources.some((r) => r.result === 'validation-failed')) {
+      this.stalled.set(host, hash);
+    } else if (outcome.status === 'converged' || outcome.status === 'in-sync') this.stalled.delete(host);
+    if (outcome.status === 'unreachable' || outcome.status === 'failed') {
+      throw new PassFailed(outcome.error?.code ?? 'PassFailed', outcome.error?.message ?? 'pass failed', outcome.error?.retryable ?? true, { host });
+    }
+  }
+
+  private forgetHost(host: string): void {
+    this.opts.metrics.forgetHost(host);
+    this.memory.delete(host);
+    this.stalled.delete(host);
+    this.firstPass.delete(host);
+    this.queue.forget(host);
+  }
+}
+
+function hashIntent(intent: HostIntent): string {
+  return createHash('sha256').update(JSON.stringify(intent)).digest('hex');
+}
