@@ -1,11 +1,12 @@
 import { type CommandSpec, UsageError, commandHelp, parseCommandArgs } from './cli/args.js';
 import { applyCommand, planCommand } from './cli/fleet-commands.js';
 import { runCommand } from './cli/run-command.js';
+import { statusCommand } from './cli/status-command.js';
 import { validateCommand } from './cli/validate-command.js';
 import { describeError } from './core/errors.js';
 
 /** Composition root of the command line: one entry per command, each in its own file under src/cli/. */
-const commands: CommandSpec[] = [validateCommand, planCommand, applyCommand, runCommand];
+const commands: CommandSpec[] = [validateCommand, planCommand, applyCommand, runCommand, statusCommand];
 
 function mainHelp(): string {
   const lines = [
