@@ -14,6 +14,7 @@ install_apt() {
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v git >/dev/null || missing+=(git)
   command -v ssh >/dev/null || missing+=(openssh-client)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
   apt-get update -qq

@@ -137,6 +137,9 @@ export class Reconciler {
     // ±10% jitter so that many daemons (or restarts) do not probe in lock-step.
     const delay = this.opts.resyncMs * (0.9 + Math.random() * 0.2);
     this.resyncTimer = setTimeout(() => {
+      // Re-read the desired state too: a watcher can miss a change (a git-sync symlink swap, a network
+      // filesystem); reloading is cheap and enqueues nothing when nothing changed.
+      this.reload();
       this.resyncAll();
       this.scheduleResync();
     }, delay);

@@ -1,0 +1,58 @@
+import { type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { HostRef } from '../../src/core/model.js';
+import { labHost } from './lab.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The built CLI, exactly as a user runs it (`npm test` builds before the lab tests). */
+export const HOSTOP_BIN = join(ROOT, 'bin', 'hostop.js');
+
+/** `Host` documents for the given lab hosts (or any HostRef), as YAML. */
+export function hostDocs(hosts: (string | HostRef)[]): string {
+  return hosts
+    .map((h) => (typeof h === 'string' ? labHost(h) : h))
+    .map((h) =>
+      stringify({
+        apiVersion: 'hostop.dev/v1alpha1',
+        kind: 'Host',
+        metadata: { name: h.name, labels: h.labels },
+        spec: { address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, identityFile: h.identityFile, privilege: h.privilege },
+      }),
+    )
+    .join('---\n');
+}
+
+/** A fresh desired-state directory with the given hosts and resources (YAML text); returns its path. */
+export function desiredState(hosts: (string | HostRef)[], resources: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hostop-ds-'));
+  writeDesiredState(dir, hosts, resources);
+  return dir;
+}
+
+/** (Re)writes `hosts.yaml` and `resources.yaml` in `dir`. */
+export function writeDesiredState(dir: string, hosts: (string | HostRef)[], resources: string): void {
+  writeFileSync(join(dir, 'hosts.yaml'), hostDocs(hosts));
+  writeFileSync(join(dir, 'resources.yaml'), resources);
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the hostop CLI to completion (argv, no shell). */
+export function hostop(args: string[], timeoutMs = 120_000): CliResult {
+  const r = spawnSync(process.execPath, [HOSTOP_BIN, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' } });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts the hostop CLI in the background (e.g. `run`); the caller stops it. */
+export function startHostop(args: string[], opts: SpawnOptions = {}) {
+  return spawn(process.execPath, [HOSTOP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
