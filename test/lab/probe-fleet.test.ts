@@ -27,8 +27,8 @@ async function pass(): Promise<{ ms: number; observed: ObservedHost[] }> {
   const started = performance.now();
   const observed = await Promise.all(
     hosts.map(async (h) => {
-      let cache = caches.get(h.name);
-      if (!cache) caches.set(h.name, (cache = new Map()));
+      const cache = caches.get(h.name) ?? new Map();
+      caches.set(h.name, cache);
       return probeHost(await pool.connection(h), targets, cache, REQ);
     }),
   );
@@ -44,7 +44,7 @@ beforeAll(() => {
 });
 afterAll(() => pool.closeAll());
 
-describe(`probe of every lab host`, () => {
+describe('probe of every lab host', () => {
   it('warm: one round trip per host, no new channel, no new connection', async () => {
     const cold = await pass();
     console.log(
