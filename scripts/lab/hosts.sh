@@ -90,8 +90,12 @@ stop_hosts() {
     done
     ((${#alive[@]} == 0)) && break
     if (($(date +%s) >= until)); then
-      log "killing ${#alive[@]} host(s) that did not halt within ${deadline}s: ${alive[*]#*:}"
-      for entry in "${alive[@]}"; do kill -KILL "${entry%%:*}" 2>/dev/null || true; done
+      log "killing ${#alive[@]} host(s) that did not halt within ${deadline}s: ${alive[*]#*:} (console logs kept in $LAB_OUT/logs)"
+      mkdir -p "$LAB_OUT/logs"
+      for entry in "${alive[@]}"; do
+        cp "$HOSTS_DIR/${entry#*:}/console.log" "$LAB_OUT/logs/${entry#*:}.console.log" 2>/dev/null || true
+        kill -KILL "${entry%%:*}" 2>/dev/null || true
+      done
       until=$(($(date +%s) + 10))
       deadline=10
     fi
