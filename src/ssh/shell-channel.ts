@@ -71,7 +71,6 @@ export class ShellChannel {
         () => {},
         () => {},
       ),
-      () => {},
     );
   }
 
@@ -101,7 +100,7 @@ export class ShellChannel {
       );
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      this.write(text, onAbort);
+      this.write(text);
     });
   }
 
@@ -131,11 +130,20 @@ export class ShellChannel {
     );
   }
 
-  private write(text: string, onError: () => void): void {
+  private write(text: string): void {
     try {
       this.stream.write(text);
-    } catch {
-      onError();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.fail(
+        new TransportError(
+          'ChannelClosed',
+          `host ${this.host}: cannot write to the shell channel (${why})`,
+          true,
+          { host: this.host, cause: e },
+        ),
+        true,
+      );
     }
   }
 
