@@ -29,6 +29,7 @@ export const runCommand: CommandSpec = {
     'http-token-file': { type: 'string' },
     'log-level': { type: 'string' },
     'shutdown-grace': { type: 'string' },
+    'probe-timeout': { type: 'string' },
   },
   help: [
     'DIR                    desired-state directory (default: desired-state)',
@@ -42,6 +43,7 @@ export const runCommand: CommandSpec = {
     '--git-pull D           fetch and fast-forward DIR from its git remote this often',
     '--no-prune             never delete files whose resource left the desired state',
     '--shutdown-grace D     how long in-flight applies may finish on SIGTERM (default 60s)',
+    '--probe-timeout D      deadline of one probe round trip; a host slower than this counts as down (default 30s)',
     '--log-level L          pino level (default info)',
     'Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the desired state.',
   ],
@@ -54,6 +56,7 @@ export const runCommand: CommandSpec = {
     const graceMs = parseDuration(String(values['shutdown-grace'] ?? '60s'), '--shutdown-grace');
     const token = values['http-token-file'] ? readFileSync(String(values['http-token-file']), 'utf8').trim() : undefined;
     const stateDir = (values['state-dir'] as string | undefined) ?? '/var/lib/hostop';
+    const probeTimeoutMs = parseDuration(String(values['probe-timeout'] ?? '30s'), '--probe-timeout');
 
     const status = new StatusStore({ persistence: createFileStatusPersistence(stateDir) });
     let reconciler: Reconciler | undefined;
@@ -62,7 +65,7 @@ export const runCommand: CommandSpec = {
     if (loadedStatus.state === 'corrupt' || loadedStatus.state === 'unreadable') log.warn({ status: loadedStatus }, 'previous status could not be used; starting empty');
     const metrics = createMetrics();
     const pool = new ConnectionPool();
-    reconciler = new Reconciler({ dir, inventory: values.inventory as string | undefined, mode, prune: !values['no-prune'], resyncMs, concurrency, pool, metrics, status, log });
+    reconciler = new Reconciler({ dir, inventory: values.inventory as string | undefined, mode, prune: !values['no-prune'], resyncMs, concurrency, probeTimeoutMs, pool, metrics, status, log });
     const http = await startHttpServer({
       listen: values.listen as string | undefined,
       token,

@@ -19,6 +19,7 @@ export interface ReconcilerOptions {
   prune: boolean;
   resyncMs: number;
   concurrency: number;
+  probeTimeoutMs?: number;
   stateRoot?: string;
   pool: ConnectionPool;
   metrics: HostopMetrics;
@@ -155,7 +156,7 @@ export class Reconciler {
     if (!memory) this.memory.set(host, (memory = newHostMemory()));
     const stalled = this.stalled.get(host) === hash;
     const apply = this.opts.mode === 'enforce' && !stalled;
-    const outcome = await reconcileHost(this.opts.pool, intent, memory, { apply, prune: this.opts.prune, wantDiffs: false, stateRoot: this.opts.stateRoot, signal });
+    const outcome = await reconcileHost(this.opts.pool, intent, memory, { apply, prune: this.opts.prune, wantDiffs: false, stateRoot: this.opts.stateRoot, probeTimeoutMs: this.opts.probeTimeoutMs, signal });
     this.firstPass.delete(host);
     if (this.intents.get(host) !== intent) return; // the host left or changed meanwhile: that newer pass reports
     recordOutcome(outcome, intent, { status: this.opts.status, metrics: this.opts.metrics, revision: this.snapshot?.revision, stalled });

@@ -46,8 +46,9 @@ export async function reconcileHost(pool: ConnectionPool, intent: HostIntent, me
   const started = Date.now();
   const host = intent.host.name;
   let plan: HostPlan | undefined;
+  let conn: HostConnection | undefined;
   try {
-    const conn = await pool.connection(intent.host, opts.signal);
+    conn = await pool.connection(intent.host, opts.signal);
     const first = await observe(conn, intent, memory, opts);
     plan = first.plan;
     const checks = await runChecks(conn, intent, opts);
@@ -69,6 +70,9 @@ export async function reconcileHost(pool: ConnectionPool, intent: HostIntent, me
     return done(status, results, checks);
   } catch (e) {
     const err = e instanceof HostopError ? e : undefined;
+    // A host that stops answering within the deadline may have a dead TCP path that keepalives have not
+    // noticed yet: drop the connection so the next pass reconnects (and backs off if the host is down).
+    if (err?.code === 'Timeout') conn?.close();
     const transport = err?.name === 'TransportError' || err?.code === 'Timeout' || err?.code === 'ConnectionLost';
     return {
       host,

@@ -1,0 +1,122 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
+import { desiredState, writeDesiredState } from '../support/fleet.js';
+import { labHost, labSsh } from '../support/lab.js';
+
+// The long-running reconciler against real lab hosts (lab-11 … lab-15 belong to this file).
+const HOSTS = ['lab-11', 'lab-12', 'lab-13'];
+const sh = (host: string, cmd: string) => labSsh(host, cmd).toString('utf8');
+const file = (name: string, hosts: string[], path: string, content: string) => `
+apiVersion: hostop.dev/v1alpha1
+kind: File
+metadata: { name: ${name} }
+spec:
+  hosts: [${hosts.join(', ')}]
+  path: ${path}
+  content: ${JSON.stringify(content)}
+`;
+const status = async (url: string) => (await (await fetch(`${url}/status`)).json()) as {
+  hosts: { host: string; reachable: boolean; lastProbeTime: string }[];
+  desiredState: { valid: boolean };
+  events: { reason: string; host?: string }[];
+};
+
+describe('hostop run (enforce)', () => {
+  let daemon: RunningDaemon;
+  const resources = (motd: string) => [file('motd', HOSTS, '/etc/hostop-daemon-test', motd), file('only-12', ['lab-12'], '/etc/hostop-daemon-only', 'x\n')].join('---\n');
+  const dir = desiredState(HOSTS, resources('v1\n'));
+
+  beforeAll(async () => {
+    for (const h of HOSTS) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-daemon-test /etc/hostop-daemon-only');
+    daemon = await startDaemon(dir, ['--resync', '3s']);
+  });
+  afterAll(async () => {
+    expect(await daemon.stop()).toBe(0);
+  });
+
+  it('converges the hosts and becomes ready', async () => {
+    await waitFor('readyz', async () => (await fetch(`${daemon.url}/readyz`)).status === 200);
+    for (const h of HOSTS) expect(sh(h, 'cat /etc/hostop-daemon-test')).toBe('v1\n');
+    for (const h of HOSTS) expect(await metric(daemon.url, 'hostop_host_up', { host: h })).toBe(1);
+    expect(await metric(daemon.url, 'hostop_desired_state_valid')).toBe(1);
+    expect((await fetch(`${daemon.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a desired-state edit reaches the affected host only', async () => {
+    const before = await status(daemon.url);
+    const probe = (s: Awaited<ReturnType<typeof status>>, h: string) => s.hosts.find((x) => x.host === h)!.lastProbeTime;
+    // Change only the resource that lab-12 alone has; with the resync at 3 s, check right after convergence.
+    writeFileSync(join(dir, 'resources.yaml'), [file('motd', HOSTS, '/etc/hostop-daemon-test', 'v1\n'), file('only-12', ['lab-12'], '/etc/hostop-daemon-only', 'y\n')].join('---\n'));
+    await waitFor('lab-12 converged', () => sh('lab-12', 'cat /etc/hostop-daemon-only') === 'y\n', 10_000, 100);
+    const after = await status(daemon.url);
+    expect(probe(after, 'lab-12')).not.toBe(probe(before, 'lab-12'));
+    // The others were not probed for the edit (only the resync tick may have touched them).
+    const edits = daemon.logs.filter((l) => l.msg === 'desired state loaded' && (l.enqueued as number) > 0);
+    expect(edits.at(-1)!.enqueued).toBe(1);
+  });
+
+  it('a file edited by hand is detected at the next resync, restored, and counted as a correction', async () => {
+    const corrections = (await metric(daemon.url, 'hostop_drift_corrections_total', { host: 'lab-13', kind: 'File' })) ?? 0;
+    sh('lab-13', 'echo tampered > /etc/hostop-daemon-test');
+    await waitFor('restored', () => sh('lab-13', 'cat /etc/hostop-daemon-test') === 'v1\n', 15_000, 250);
+    await waitFor('correction counted', async () => ((await metric(daemon.url, 'hostop_drift_corrections_total', { host: 'lab-13', kind: 'File' })) ?? 0) > corrections);
+    expect(await metric(daemon.url, 'hostop_resource_drifted', { host: 'lab-13', kind: 'File', name: 'motd' })).toBe(0);
+    expect((await status(daemon.url)).events.some((e) => e.reason === 'DriftCorrected' && e.host === 'lab-13')).toBe(true);
+  });
+
+  it('a broken YAML commit: desired state invalid, hosts untouched; the fix resumes convergence', async () => {
+    writeFileSync(join(dir, 'resources.yaml'), `${resources('v2\n')}\n  broken: [unclosed\n`);
+    await waitFor('invalid', async () => (await metric(daemon.url, 'hostop_desired_state_valid')) === 0, 10_000);
+    await new Promise((r) => setTimeout(r, 4000)); // a resync passes with the broken file in place
+    for (const h of HOSTS) expect(sh(h, 'cat /etc/hostop-daemon-test')).toBe('v1\n');
+    expect((await status(daemon.url)).desiredState.valid).toBe(false);
+    writeDesiredState(dir, HOSTS, resources('v2\n'));
+    await waitFor('valid again', async () => (await metric(daemon.url, 'hostop_desired_state_valid')) === 1, 10_000);
+    await waitFor('v2 everywhere', () => HOSTS.every((h) => sh(h, 'cat /etc/hostop-daemon-test') === 'v2\n'), 15_000, 250);
+  });
+});
+
+describe('hostop run (detect)', () => {
+  it('reports drift and leaves it in place', async () => {
+    sh('lab-14', 'rm -rf /var/lib/hostop; echo v1 > /etc/hostop-detect-test');
+    const dir = desiredState(['lab-14'], file('detect', ['lab-14'], '/etc/hostop-detect-test', 'v1\n'));
+    const d = await startDaemon(dir, ['--mode', 'detect', '--resync', '2s']);
+    try {
+      await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200);
+      expect(await metric(d.url, 'hostop_resource_drifted', { host: 'lab-14', kind: 'File', name: 'detect' })).toBe(0);
+      sh('lab-14', 'echo tampered > /etc/hostop-detect-test');
+      await waitFor('drifted', async () => (await metric(d.url, 'hostop_resource_drifted', { host: 'lab-14', kind: 'File', name: 'detect' })) === 1, 10_000);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(sh('lab-14', 'cat /etc/hostop-detect-test')).toBe('tampered\n');
+      expect(await metric(d.url, 'hostop_reconcile_total', { result: 'drifted' })).toBeGreaterThan(0);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
+
+describe('hostop run: a host going down', () => {
+  it('marks it down, backs off, keeps the others going, and converges it when it is back', async () => {
+    const veth = `hostopv${labHost('lab-15').address.split('.').pop()}`;
+    for (const h of ['lab-11', 'lab-15']) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-down-test');
+    const dir = desiredState(['lab-11', 'lab-15'], file('down', ['lab-11', 'lab-15'], '/etc/hostop-down-test', 'a\n'));
+    const d = await startDaemon(dir, ['--resync', '2s', '--probe-timeout', '4s']);
+    try {
+      await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200);
+      execFileSync('ip', ['link', 'set', veth, 'down']);
+      writeDesiredState(dir, ['lab-11', 'lab-15'], file('down', ['lab-11', 'lab-15'], '/etc/hostop-down-test', 'b\n'));
+      await waitFor('lab-15 down', async () => (await metric(d.url, 'hostop_host_up', { host: 'lab-15' })) === 0, 40_000);
+      await waitFor('lab-11 converged meanwhile', () => sh('lab-11', 'cat /etc/hostop-down-test') === 'b\n', 10_000);
+      expect(d.logs.some((l) => l.msg === 'pass failed; retrying with backoff' && l.host === 'lab-15')).toBe(true);
+      execFileSync('ip', ['link', 'set', veth, 'up']);
+      await waitFor('lab-15 back up', async () => (await metric(d.url, 'hostop_host_up', { host: 'lab-15' })) === 1, 60_000, 500);
+      await waitFor('lab-15 converged', () => sh('lab-15', 'cat /etc/hostop-down-test') === 'b\n', 20_000);
+    } finally {
+      execFileSync('ip', ['link', 'set', veth, 'up']);
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
