@@ -34,7 +34,8 @@ for (const file of [...yamlFiles(dir)].sort()) {
     const res = doc.toJS();
     if (res?.kind !== 'Host') continue;
     const name = res.metadata?.name;
-    if (typeof name !== 'string' || !hostName.test(name)) fail(`${file}: Host name ${JSON.stringify(name)} is not a host name`);
+    if (typeof name !== 'string' || !hostName.test(name))
+      fail(`${file}: Host name ${JSON.stringify(name)} is not a host name`);
     if (hosts.has(name)) fail(`${file}: Host ${name} is declared twice (also in ${hosts.get(name).file})`);
     const labels = {};
     for (const [k, v] of Object.entries(res.metadata?.labels ?? {})) labels[k] = String(v);
