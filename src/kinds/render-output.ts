@@ -16,6 +16,8 @@ export function toYaml(value: unknown, header?: string): string {
     lineWidth: 0,
     minContentWidth: 0,
     aliasDuplicateObjects: false,
+    // Quoted strings are always double-quoted, escaped as in JSON: that is the form secretForms() predicts.
+    singleQuote: false,
   });
   return header ? `${header}${body}` : body;
 }
