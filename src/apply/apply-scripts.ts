@@ -49,7 +49,9 @@ export interface StageResult {
  * continues the `&&` chain on the line after the delimiter. base64 has no `_`, so the data cannot end the heredoc.
  */
 function writeFromHeredoc(tmp: string, content: string): string {
-  const b64 = Buffer.from(content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
+  const b64 = Buffer.from(content, 'utf8')
+    .toString('base64')
+    .replace(/.{1,76}/g, '$&\n');
   return `(set -C; base64 -d > ${tmp}) <<'HOSTOP_DATA_END' &&\n${b64}HOSTOP_DATA_END\n`;
 }
 
@@ -94,7 +96,11 @@ export function parseStageOutput(stdout: string, count: number, host: string): S
     if (line === '') continue;
     const m = /^(staged|validated) (\d+) (\d+) ?([A-Za-z0-9+/=]*)$/.exec(line);
     const r = m ? results[Number(m[2])] : undefined;
-    if (!m || !r) throw new ProtocolError(`unexpected line from the stage script: ${JSON.stringify(line.slice(0, 200))}`, { host });
+    if (!m || !r)
+      throw new ProtocolError(
+        `unexpected line from the stage script: ${JSON.stringify(line.slice(0, 200))}`,
+        { host },
+      );
     const text = Buffer.from(m[4] ?? '', 'base64').toString('utf8');
     if (m[1] === 'staged') {
       r.written = Number(m[3]);
@@ -127,10 +133,19 @@ export interface UnitAction {
  */
 export function activateScript(
   items: ActivateItem[],
-  opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[]; chmods?: ChmodItem[] },
+  opts: {
+    stateRoot: string;
+    inventory: string;
+    daemonReload: boolean;
+    units: UnitAction[];
+    chmods?: ChmodItem[];
+  },
 ): string {
   const root = opts.stateRoot;
-  const lines = [`umask 077`, `mkdir -p -- ${quoteArg(`${root}/backup`)} ${quoteArg(`${root}/original`)} && chmod 700 -- ${quoteArg(root)}`];
+  const lines = [
+    'umask 077',
+    `mkdir -p -- ${quoteArg(`${root}/backup`)} ${quoteArg(`${root}/original`)} && chmod 700 -- ${quoteArg(root)}`,
+  ];
   items.forEach((it, i) => {
     const p = quoteArg(it.path);
     const b = quoteArg(`${root}/backup/${pathId(it.path)}`);
@@ -142,11 +157,17 @@ export function activateScript(
     );
   });
   (opts.chmods ?? []).forEach((c, i) => {
-    lines.push(`chown -h -- ${quoteArg(`${c.owner}:${c.group}`)} ${quoteArg(c.path)} && chmod -- ${quoteArg(c.mode)} ${quoteArg(c.path)}; printf 'fixed ${i} %s\\n' $?`);
+    lines.push(
+      `chown -h -- ${quoteArg(`${c.owner}:${c.group}`)} ${quoteArg(c.path)} && chmod -- ${quoteArg(c.mode)} ${quoteArg(c.path)}; printf 'fixed ${i} %s\\n' $?`,
+    );
   });
   lines.push(`${atomicWrite(`${root}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
   if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
-  opts.units.forEach((u, i) => lines.push(`systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`));
+  opts.units.forEach((u, i) =>
+    lines.push(
+      `systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`,
+    ),
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -167,20 +188,61 @@ export interface ActivateResult {
 
 export function parseActivateOutput(stdout: string, items: number, host: string): ActivateResult {
   const out: ActivateResult = { activated: [], fixed: [], inventory: -1, units: [] };
-  for (const line of stdout.split('\n')) {
-    if (line === '') continue;
-    let m: RegExpExecArray | null;
-    if ((m = /^activated (\d+) (\d+) (existed|absent)$/.exec(line))) out.activated[Number(m[1])] = { code: Number(m[2]), existed: m[3] === 'existed' };
-    else if ((m = /^fixed (\d+) (\d+)$/.exec(line))) out.fixed[Number(m[1])] = Number(m[2]);
-    else if ((m = /^inventory (\d+)$/.exec(line))) out.inventory = Number(m[1]);
-    else if ((m = /^daemon-reload (\d+)$/.exec(line))) out.daemonReload = Number(m[1]);
-    else if ((m = /^unit (\d+) (\d+)$/.exec(line))) out.units[Number(m[1])] = Number(m[2]);
-    else throw new ProtocolError(`unexpected line from the activate script: ${JSON.stringify(line.slice(0, 200))}`, { host });
-  }
+  parseLines(stdout, 'activate', host, [
+    [
+      /^activated (\d+) (\d+) (existed|absent)$/,
+      (m) => {
+        out.activated[Number(m[1])] = { code: Number(m[2]), existed: m[3] === 'existed' };
+      },
+    ],
+    [
+      /^fixed (\d+) (\d+)$/,
+      (m) => {
+        out.fixed[Number(m[1])] = Number(m[2]);
+      },
+    ],
+    [
+      /^inventory (\d+)$/,
+      (m) => {
+        out.inventory = Number(m[1]);
+      },
+    ],
+    [
+      /^daemon-reload (\d+)$/,
+      (m) => {
+        out.daemonReload = Number(m[1]);
+      },
+    ],
+    [
+      /^unit (\d+) (\d+)$/,
+      (m) => {
+        out.units[Number(m[1])] = Number(m[2]);
+      },
+    ],
+  ]);
   if (out.activated.filter(Boolean).length !== items || out.inventory < 0) {
     throw new ProtocolError('activate script output is incomplete (connection lost mid-apply?)', { host });
   }
   return out;
+}
+
+/** Dispatches every non-empty line to the first matching handler; any other line is a ProtocolError. */
+function parseLines(
+  stdout: string,
+  script: string,
+  host: string,
+  handlers: [RegExp, (m: RegExpExecArray) => unknown][],
+): void {
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    const hit = handlers.find(([re]) => re.test(line));
+    if (!hit)
+      throw new ProtocolError(
+        `unexpected line from the ${script} script: ${JSON.stringify(line.slice(0, 200))}`,
+        { host },
+      );
+    hit[1](hit[0].exec(line)!);
+  }
 }
 
 export interface RestoreItem {
@@ -196,7 +258,10 @@ export interface RestoreItem {
  * and run unit actions. Restoring is itself atomic: copy beside the target, then rename over it.
  * Prints `restored I RC`, `inventory RC`, `unit I RC`.
  */
-export function restoreScript(items: RestoreItem[], opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[] }): string {
+export function restoreScript(
+  items: RestoreItem[],
+  opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[] },
+): string {
   const lines = ['umask 077'];
   items.forEach((it, i) => {
     const p = quoteArg(it.path);
@@ -211,23 +276,44 @@ export function restoreScript(items: RestoreItem[], opts: { stateRoot: string; i
         : restore;
     lines.push(`${body}; printf 'restored ${i} %s\\n' $?`);
   });
-  lines.push(`${atomicWrite(`${opts.stateRoot}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
+  lines.push(
+    `${atomicWrite(`${opts.stateRoot}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`,
+  );
   if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
-  opts.units.forEach((u, i) => lines.push(`systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`));
+  opts.units.forEach((u, i) =>
+    lines.push(
+      `systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`,
+    ),
+  );
   return `${lines.join('\n')}\n`;
 }
 
-export function parseRestoreOutput(stdout: string, host: string): { restored: number[]; inventory: number; units: number[] } {
+export function parseRestoreOutput(
+  stdout: string,
+  host: string,
+): { restored: number[]; inventory: number; units: number[] } {
   const out = { restored: [] as number[], inventory: -1, units: [] as number[] };
-  for (const line of stdout.split('\n')) {
-    if (line === '') continue;
-    let m: RegExpExecArray | null;
-    if ((m = /^restored (\d+) (\d+)$/.exec(line))) out.restored[Number(m[1])] = Number(m[2]);
-    else if ((m = /^inventory (\d+)$/.exec(line))) out.inventory = Number(m[1]);
-    else if (/^daemon-reload \d+$/.test(line)) continue;
-    else if ((m = /^unit (\d+) (\d+)$/.exec(line))) out.units[Number(m[1])] = Number(m[2]);
-    else throw new ProtocolError(`unexpected line from the restore script: ${JSON.stringify(line.slice(0, 200))}`, { host });
-  }
+  parseLines(stdout, 'restore', host, [
+    [
+      /^restored (\d+) (\d+)$/,
+      (m) => {
+        out.restored[Number(m[1])] = Number(m[2]);
+      },
+    ],
+    [
+      /^inventory (\d+)$/,
+      (m) => {
+        out.inventory = Number(m[1]);
+      },
+    ],
+    [/^daemon-reload \d+$/, () => undefined],
+    [
+      /^unit (\d+) (\d+)$/,
+      (m) => {
+        out.units[Number(m[1])] = Number(m[2]);
+      },
+    ],
+  ]);
   if (out.inventory < 0) throw new ProtocolError('restore script output is incomplete', { host });
   return out;
 }

@@ -35,7 +35,10 @@ export function parseInventory(text: string, host: string): HostInventory {
   try {
     v = JSON.parse(text);
   } catch {
-    throw new ProtocolError('the inventory managed.json on the host is not valid JSON; inspect and fix or remove it', { host });
+    throw new ProtocolError(
+      'the inventory managed.json on the host is not valid JSON; inspect and fix or remove it',
+      { host },
+    );
   }
   const inv = v as HostInventory;
   const ok =
@@ -43,8 +46,16 @@ export function parseInventory(text: string, host: string): HostInventory {
     inv.files &&
     typeof inv.files === 'object' &&
     Object.entries(inv.files).every(
-      ([p, f]) => p.startsWith('/') && typeof f?.kind === 'string' && typeof f.name === 'string' && typeof f.original === 'boolean',
+      ([p, f]) =>
+        p.startsWith('/') &&
+        typeof f?.kind === 'string' &&
+        typeof f.name === 'string' &&
+        typeof f.original === 'boolean',
     );
-  if (!ok) throw new ProtocolError('the inventory managed.json on the host has an unknown shape; inspect and fix or remove it', { host });
+  if (!ok)
+    throw new ProtocolError(
+      'the inventory managed.json on the host has an unknown shape; inspect and fix or remove it',
+      { host },
+    );
   return { version: 1, files: { ...inv.files } };
 }

@@ -14,9 +14,17 @@ export interface CommandSpec {
 }
 
 /** Parses argv for one command; unknown flags are a UsageError naming the flag. */
-export function parseCommandArgs(cmd: CommandSpec, argv: string[]): { values: Record<string, unknown>; positionals: string[] } {
+export function parseCommandArgs(
+  cmd: CommandSpec,
+  argv: string[],
+): { values: Record<string, unknown>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: cmd.options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: cmd.options,
+      allowPositionals: true,
+      strict: true,
+    });
     return { values, positionals };
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -24,7 +32,9 @@ export function parseCommandArgs(cmd: CommandSpec, argv: string[]): { values: Re
 }
 
 export function commandHelp(cmd: CommandSpec): string {
-  return [`Usage: ${cmd.usage}`, '', cmd.summary, '', 'Options:', ...cmd.help.map((h) => `  ${h}`), ''].join('\n');
+  return [`Usage: ${cmd.usage}`, '', cmd.summary, '', 'Options:', ...cmd.help.map((h) => `  ${h}`), ''].join(
+    '\n',
+  );
 }
 
 /** Parses "30s", "5m", "500ms", "1h" or plain seconds into milliseconds. */
@@ -38,7 +48,8 @@ export function parseDuration(text: string, flag: string): number {
 
 export function parsePositiveInt(text: unknown, flag: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: expected a positive integer, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag}: expected a positive integer, got ${JSON.stringify(text)}`);
   return n;
 }
 

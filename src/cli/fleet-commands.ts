@@ -35,10 +35,14 @@ const COMMON_HELP = [
 /** `hostop plan`: what would change on every selected host, Terraform-style. */
 export const planCommand: CommandSpec = {
   name: 'plan',
-  summary: 'Probes every selected host over SSH and prints what would change (files with unified diffs, service actions, checks). Touches nothing.',
+  summary:
+    'Probes every selected host over SSH and prints what would change (files with unified diffs, service actions, checks). Touches nothing.',
   usage: 'hostop plan [DIR] [options]',
   options: COMMON_OPTIONS,
-  help: [...COMMON_HELP, 'Exit codes: 0 no changes, 2 changes, 1 error (invalid desired state, unreachable or failed hosts).'],
+  help: [
+    ...COMMON_HELP,
+    'Exit codes: 0 no changes, 2 changes, 1 error (invalid desired state, unreachable or failed hosts).',
+  ],
   run: (values, positionals) => runFleet('plan', values, positionals),
 };
 
@@ -59,20 +63,35 @@ export const applyCommand: CommandSpec = {
   run: (values, positionals) => runFleet(values['dry-run'] ? 'plan' : 'apply', values, positionals),
 };
 
-async function runFleet(verb: 'plan' | 'apply', values: Record<string, unknown>, positionals: string[]): Promise<number> {
+async function runFleet(
+  verb: 'plan' | 'apply',
+  values: Record<string, unknown>,
+  positionals: string[],
+): Promise<number> {
   const dir = positionals[0] ?? 'desired-state';
   if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
   const format = outputFormat(values.output);
-  const maxParallel = values['max-parallel'] ? parsePositiveInt(values['max-parallel'], '--max-parallel') : 32;
-  const maxFailures = values['max-failures'] !== undefined ? parsePositiveInt(values['max-failures'], '--max-failures') : undefined;
-  const connectTimeoutMs = values['connect-timeout'] ? parseDuration(String(values['connect-timeout']), '--connect-timeout') : 10_000;
+  const maxParallel = values['max-parallel']
+    ? parsePositiveInt(values['max-parallel'], '--max-parallel')
+    : 32;
+  const maxFailures =
+    values['max-failures'] !== undefined
+      ? parsePositiveInt(values['max-failures'], '--max-failures')
+      : undefined;
+  const connectTimeoutMs = values['connect-timeout']
+    ? parseDuration(String(values['connect-timeout']), '--connect-timeout')
+    : 10_000;
   const loaded = loadDesiredState(dir, { inventory: values.inventory as string | undefined });
   for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (!loaded.snapshot) {
     process.stderr.write(`${dir}: desired state is invalid; nothing was planned or touched.\n`);
     return 1;
   }
-  const intents = select(renderSnapshot(loaded.snapshot), values.hosts as string | undefined, values.selector as string | undefined);
+  const intents = select(
+    renderSnapshot(loaded.snapshot),
+    values.hosts as string | undefined,
+    values.selector as string | undefined,
+  );
   const pool = new ConnectionPool({ connectTimeoutMs });
   const tty = process.stderr.isTTY && format === 'text';
   try {
@@ -82,11 +101,19 @@ async function runFleet(verb: 'plan' | 'apply', values: Record<string, unknown>,
       wantDiffs: true,
       maxParallel,
       maxFailures,
-      onHostDone: tty ? (_o, done, total) => process.stderr.write(`\r${verb}: ${done}/${total} hosts done`) : undefined,
+      onHostDone: tty
+        ? (_o, done, total) => process.stderr.write(`\r${verb}: ${done}/${total} hosts done`)
+        : undefined,
     });
     if (tty) process.stderr.write('\r\x1b[K');
-    if (format === 'json') process.stdout.write(`${JSON.stringify({ revision: loaded.snapshot.revision, hosts: outcomes.map(jsonOutcome) }, null, 2)}\n`);
-    else process.stdout.write(formatOutcomes(outcomes, { color: !values['no-color'] && process.stdout.isTTY === true, verb }));
+    if (format === 'json')
+      process.stdout.write(
+        `${JSON.stringify({ revision: loaded.snapshot.revision, hosts: outcomes.map(jsonOutcome) }, null, 2)}\n`,
+      );
+    else
+      process.stdout.write(
+        formatOutcomes(outcomes, { color: !values['no-color'] && process.stdout.isTTY === true, verb }),
+      );
     return exitCode(verb, outcomes);
   } finally {
     pool.closeAll();
@@ -96,7 +123,10 @@ async function runFleet(verb: 'plan' | 'apply', values: Record<string, unknown>,
 function select(intents: HostIntent[], hosts?: string, selector?: string): HostIntent[] {
   let out = intents.filter((i) => i.files.length + i.services.length + i.checks.length > 0);
   if (hosts) {
-    const names = hosts.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = hosts
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = names.filter((n) => !intents.some((i) => i.host.name === n));
     if (unknown.length) throw new UsageError(`--hosts: unknown host(s) ${unknown.join(', ')}`);
     out = out.filter((i) => names.includes(i.host.name));
@@ -125,7 +155,12 @@ function jsonOutcome(o: HostOutcome) {
     ...o,
     plan: o.plan && {
       ...o.plan,
-      files: o.plan.files.map(({ intent, ...f }) => ({ ...f, mode: intent?.mode, owner: intent?.owner, group: intent?.group })),
+      files: o.plan.files.map(({ intent, ...f }) => ({
+        ...f,
+        mode: intent?.mode,
+        owner: intent?.owner,
+        group: intent?.group,
+      })),
       services: o.plan.services.map(({ intent, ...s }) => s),
     },
   };

@@ -2,7 +2,10 @@ import type { FileChange } from '../core/diff.js';
 import type { HostOutcome } from '../engine/outcome.js';
 
 /** Terraform-like text for people: per host, per resource, unified diffs; ANSI colours only when asked. */
-export function formatOutcomes(outcomes: HostOutcome[], opts: { color: boolean; verb: 'plan' | 'apply' }): string {
+export function formatOutcomes(
+  outcomes: HostOutcome[],
+  opts: { color: boolean; verb: 'plan' | 'apply' },
+): string {
   const c = palette(opts.color);
   const out: string[] = [];
   for (const o of outcomes) {
@@ -22,15 +25,26 @@ export function formatOutcomes(outcomes: HostOutcome[], opts: { color: boolean; 
     }
     for (const [key, files] of resources) {
       const result = o.resources.find((r) => `${r.kind}/${r.name}` === key);
-      const note = result && opts.verb === 'apply' ? `  ${resultWord(result.result, c)}${result.message ? `: ${result.message}` : ''}` : '';
+      const note =
+        result && opts.verb === 'apply'
+          ? `  ${resultWord(result.result, c)}${result.message ? `: ${result.message}` : ''}`
+          : '';
       out.push(`  ${c.bold(key)}${note}`);
       for (const f of files) {
         out.push(`    ${fileLine(f, c)}`);
-        if (f.diff) out.push(...f.diff.split('\n').filter((l) => l !== '').map((l) => `        ${colorDiffLine(l, c)}`));
+        if (f.diff)
+          out.push(
+            ...f.diff
+              .split('\n')
+              .filter((l) => l !== '')
+              .map((l) => `        ${colorDiffLine(l, c)}`),
+          );
       }
     }
     for (const s of plan?.services ?? []) {
-      out.push(`  ${c.yellow('~')} unit ${s.unit}: ${s.actions.join(', ')} ${c.dim(`(${s.reasons.join('; ')})`)}`);
+      out.push(
+        `  ${c.yellow('~')} unit ${s.unit}: ${s.actions.join(', ')} ${c.dim(`(${s.reasons.join('; ')})`)}`,
+      );
     }
     for (const k of o.checks) out.push(`  ${k.ok ? c.green('✓') : c.red('✗')} check ${k.name}: ${k.message}`);
     for (const r of o.resources.filter((r) => !resources.has(`${r.kind}/${r.name}`) && r.message)) {
@@ -60,7 +74,8 @@ export function summaryLine(outcomes: HostOutcome[], verb: 'plan' | 'apply'): st
 function fileLine(f: FileChange, c: Palette): string {
   const meta = f.intent ? ` ${c.dim(`(${f.intent.mode} ${f.intent.owner}:${f.intent.group})`)}` : '';
   if (f.action === 'create') return `${c.green('+ create')} ${f.path}${meta}`;
-  if (f.action === 'delete') return `${c.red('- delete')} ${f.path} ${c.dim('(its resource left the desired state)')}`;
+  if (f.action === 'delete')
+    return `${c.red('- delete')} ${f.path} ${c.dim('(its resource left the desired state)')}`;
   return `${c.yellow('~ update')} ${f.path} [${f.changed.join(', ')}]${meta}`;
 }
 
@@ -71,7 +86,11 @@ function statusWord(s: HostOutcome['status'], c: Palette): string {
 }
 
 function resultWord(r: string, c: Palette): string {
-  return r === 'applied' || r === 'pruned' || r === 'unchanged' ? c.green(r) : r === 'drifted' ? c.yellow(r) : c.red(r);
+  return r === 'applied' || r === 'pruned' || r === 'unchanged'
+    ? c.green(r)
+    : r === 'drifted'
+      ? c.yellow(r)
+      : c.red(r);
 }
 
 function colorDiffLine(l: string, c: Palette): string {
@@ -86,5 +105,12 @@ type Palette = Record<'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan', (s: 
 
 function palette(on: boolean): Palette {
   const wrap = (code: number, reset: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[${reset}m` : s);
-  return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), cyan: wrap(36, 39) };
+  return {
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    red: wrap(31, 39),
+    green: wrap(32, 39),
+    yellow: wrap(33, 39),
+    cyan: wrap(36, 39),
+  };
 }

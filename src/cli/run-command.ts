@@ -50,36 +50,67 @@ export const runCommand: CommandSpec = {
   async run(values, positionals) {
     const dir = positionals[0] ?? 'desired-state';
     const mode = (values.mode as string | undefined) ?? 'enforce';
-    if (mode !== 'enforce' && mode !== 'detect') throw new UsageError(`--mode: expected enforce or detect, got ${JSON.stringify(mode)}`);
+    if (mode !== 'enforce' && mode !== 'detect')
+      throw new UsageError(`--mode: expected enforce or detect, got ${JSON.stringify(mode)}`);
     const resyncMs = parseDuration(String(values.resync ?? '60s'), '--resync');
     const concurrency = values.concurrency ? parsePositiveInt(values.concurrency, '--concurrency') : 32;
     const graceMs = parseDuration(String(values['shutdown-grace'] ?? '60s'), '--shutdown-grace');
-    const token = values['http-token-file'] ? readFileSync(String(values['http-token-file']), 'utf8').trim() : undefined;
+    const token = values['http-token-file']
+      ? readFileSync(String(values['http-token-file']), 'utf8').trim()
+      : undefined;
     const stateDir = (values['state-dir'] as string | undefined) ?? '/var/lib/hostop';
     const probeTimeoutMs = parseDuration(String(values['probe-timeout'] ?? '30s'), '--probe-timeout');
 
     const status = new StatusStore({ persistence: createFileStatusPersistence(stateDir) });
-    let reconciler: Reconciler | undefined;
-    const log = createLogger({ level: values['log-level'] as string | undefined, knownSecrets: () => reconciler?.secrets() ?? [] });
+    // The logger masks the secrets of the snapshot in force, which only the reconciler (created below) knows.
+    const secrets: { of?: Reconciler } = {};
+    const log = createLogger({
+      level: values['log-level'] as string | undefined,
+      knownSecrets: () => secrets.of?.secrets() ?? [],
+    });
     const loadedStatus = await status.load();
-    if (loadedStatus.state === 'corrupt' || loadedStatus.state === 'unreadable') log.warn({ status: loadedStatus }, 'previous status could not be used; starting empty');
+    if (loadedStatus.state === 'corrupt' || loadedStatus.state === 'unreadable')
+      log.warn({ status: loadedStatus }, 'previous status could not be used; starting empty');
     const metrics = createMetrics();
     const pool = new ConnectionPool();
-    reconciler = new Reconciler({ dir, inventory: values.inventory as string | undefined, mode, prune: !values['no-prune'], resyncMs, concurrency, probeTimeoutMs, pool, metrics, status, log });
+    const reconciler = new Reconciler({
+      dir,
+      inventory: values.inventory as string | undefined,
+      mode,
+      prune: !values['no-prune'],
+      resyncMs,
+      concurrency,
+      probeTimeoutMs,
+      pool,
+      metrics,
+      status,
+      log,
+    });
     const http = await startHttpServer({
       listen: values.listen as string | undefined,
       token,
       log,
       routes: {
-        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        ready: () => reconciler!.ready(),
+        metrics: async () => ({
+          contentType: metrics.registry.contentType,
+          body: await metrics.registry.metrics(),
+        }),
+        ready: () => reconciler.ready(),
         status: () => status.snapshot(),
       },
     });
+    secrets.of = reconciler;
     log.info({ dir, mode, listen: `${http.address}:${http.port}`, resyncMs, concurrency }, 'hostop running');
     reconciler.start();
-    const watcher = watchPaths([dir, ...(values.inventory ? [String(values.inventory)] : [])], 100, () => reconciler!.reload(), (e) => log.warn({ err: e }, 'watch error'));
-    const pullTimer = values['git-pull'] ? startGitPull(dir, parseDuration(String(values['git-pull']), '--git-pull'), log) : undefined;
+    const watcher = watchPaths(
+      [dir, ...(values.inventory ? [String(values.inventory)] : [])],
+      100,
+      () => reconciler.reload(),
+      (e) => log.warn({ err: e }, 'watch error'),
+    );
+    const pullTimer = values['git-pull']
+      ? startGitPull(dir, parseDuration(String(values['git-pull']), '--git-pull'), log)
+      : undefined;
 
     return new Promise<number>((resolve) => {
       let stopping = false;
@@ -89,8 +120,9 @@ export const runCommand: CommandSpec = {
         log.info({ signal, graceMs }, 'stopping: no new work, waiting for in-flight passes');
         if (pullTimer) clearInterval(pullTimer);
         await watcher.close();
-        const report = await reconciler!.stop(graceMs);
-        if (report.aborted.length) log.warn({ hosts: report.aborted }, 'aborted passes still running at the end of the grace period');
+        const report = await reconciler.stop(graceMs);
+        if (report.aborted.length)
+          log.warn({ hosts: report.aborted }, 'aborted passes still running at the end of the grace period');
         pool.closeAll();
         await http.close();
         await status.close();
@@ -101,8 +133,8 @@ export const runCommand: CommandSpec = {
       process.once('SIGINT', () => void stop('SIGINT'));
       process.on('SIGHUP', () => {
         log.info('SIGHUP: reloading the desired state');
-        reconciler!.reload();
-        reconciler!.resyncAll();
+        reconciler.reload();
+        reconciler.resyncAll();
       });
     });
   },
@@ -111,9 +143,14 @@ export const runCommand: CommandSpec = {
 /** `git pull --ff-only` on a timer; the watcher then sees the new files. Failures are logged, never fatal. */
 function startGitPull(dir: string, everyMs: number, log: ReturnType<typeof createLogger>): NodeJS.Timeout {
   const t = setInterval(() => {
-    execFile('git', ['-C', dir, 'pull', '--ff-only', '--quiet'], { timeout: Math.min(everyMs, 120_000) }, (err, _out, stderr) => {
-      if (err) log.warn({ stderr: stderr.slice(0, 2000) }, 'git pull failed; keeping the current checkout');
-    });
+    execFile(
+      'git',
+      ['-C', dir, 'pull', '--ff-only', '--quiet'],
+      { timeout: Math.min(everyMs, 120_000) },
+      (err, _out, stderr) => {
+        if (err) log.warn({ stderr: stderr.slice(0, 2000) }, 'git pull failed; keeping the current checkout');
+      },
+    );
   }, everyMs);
   t.unref();
   return t;

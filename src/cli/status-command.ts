@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseStatusDocument, type StatusSnapshot } from '../daemon/status-document.js';
+import { type StatusSnapshot, parseStatusDocument } from '../daemon/status-document.js';
 import { STATUS_FILE } from '../daemon/status-file.js';
 import { type CommandSpec, UsageError, outputFormat } from './args.js';
 
 /** `hostop status`: what the daemon knows, from its HTTP endpoint or (offline) from its state directory. */
 export const statusCommand: CommandSpec = {
   name: 'status',
-  summary: 'Shows the daemon status: per host and resource the Ready/Drifted/Stalled conditions, and recent events.',
+  summary:
+    'Shows the daemon status: per host and resource the Ready/Drifted/Stalled conditions, and recent events.',
   usage: 'hostop status [--url URL | --state-dir DIR] [--output text|json]',
   options: {
     url: { type: 'string' },
@@ -31,7 +32,9 @@ export const statusCommand: CommandSpec = {
       return 0;
     }
     process.stdout.write(formatStatus(snap, Number(values.events ?? 10)));
-    const notReady = snap.resources.some((r) => r.conditions.find((c) => c.type === 'Ready')?.status !== 'True');
+    const notReady = snap.resources.some(
+      (r) => r.conditions.find((c) => c.type === 'Ready')?.status !== 'True',
+    );
     return notReady || snap.hosts.some((h) => !h.reachable) || !snap.desiredState.valid ? 3 : 0;
   },
 };
@@ -44,21 +47,28 @@ function fromFile(dir: string): StatusSnapshot {
     throw new UsageError(`cannot read ${join(dir, STATUS_FILE)}: ${(e as Error).message}`);
   }
   const doc = parseStatusDocument(text);
-  if (typeof doc === 'string') throw new UsageError(`${join(dir, STATUS_FILE)} is not a status document: ${doc}`);
+  if (typeof doc === 'string')
+    throw new UsageError(`${join(dir, STATUS_FILE)} is not a status document: ${doc}`);
   return doc;
 }
 
 async function fromHttp(values: Record<string, unknown>): Promise<StatusSnapshot> {
   const url = new URL('/status', String(values.url ?? 'http://127.0.0.1:9464'));
   const headers: Record<string, string> = {};
-  if (values['http-token-file']) headers.authorization = `Bearer ${readFileSync(String(values['http-token-file']), 'utf8').trim()}`;
+  if (values['http-token-file'])
+    headers.authorization = `Bearer ${readFileSync(String(values['http-token-file']), 'utf8').trim()}`;
   let res: Response;
   try {
     res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   } catch (e) {
-    throw new UsageError(`cannot reach the daemon at ${url.origin} (${(e as Error).message}); is 'hostop run' running? Use --state-dir to read its saved status.`);
+    throw new UsageError(
+      `cannot reach the daemon at ${url.origin} (${(e as Error).message}); is 'hostop run' running? Use --state-dir to read its saved status.`,
+    );
   }
-  if (!res.ok) throw new UsageError(`${url} answered ${res.status}${res.status === 401 ? ' (pass --http-token-file)' : ''}`);
+  if (!res.ok)
+    throw new UsageError(
+      `${url} answered ${res.status}${res.status === 401 ? ' (pass --http-token-file)' : ''}`,
+    );
   const doc = parseStatusDocument(await res.text());
   if (typeof doc === 'string') throw new UsageError(`${url} did not return a status document: ${doc}`);
   return doc;
@@ -66,22 +76,37 @@ async function fromHttp(values: Record<string, unknown>): Promise<StatusSnapshot
 
 export function formatStatus(s: StatusSnapshot, events: number): string {
   const ds = s.desiredState;
-  const lines = [`Desired state: ${ds.valid ? 'valid' : 'INVALID'}  revision ${ds.revision ?? 'unknown'}${ds.lastError ? `  last error: ${ds.lastError}` : ''}`, ''];
+  const lines = [
+    `Desired state: ${ds.valid ? 'valid' : 'INVALID'}  revision ${ds.revision ?? 'unknown'}${ds.lastError ? `  last error: ${ds.lastError}` : ''}`,
+    '',
+  ];
   const rows = [['HOST', 'KIND', 'NAME', 'READY', 'DRIFTED', 'REASON', 'SINCE', 'MESSAGE']];
   for (const r of s.resources) {
     const ready = r.conditions.find((c) => c.type === 'Ready');
     const drifted = r.conditions.find((c) => c.type === 'Drifted');
-    rows.push([r.host, r.kind, r.name, ready?.status ?? '-', drifted?.status ?? '-', ready?.reason ?? '-', ready?.lastTransitionTime ?? '-', (ready?.message ?? '').slice(0, 80)]);
+    rows.push([
+      r.host,
+      r.kind,
+      r.name,
+      ready?.status ?? '-',
+      drifted?.status ?? '-',
+      ready?.reason ?? '-',
+      ready?.lastTransitionTime ?? '-',
+      (ready?.message ?? '').slice(0, 80),
+    ]);
   }
   lines.push(...table(rows), '');
   const down = s.hosts.filter((h) => !h.reachable);
   lines.push(`Hosts: ${s.hosts.length - down.length}/${s.hosts.length} reachable`);
-  for (const h of down) lines.push(`  ${h.host}: ${h.lastError ? `${h.lastError.code}: ${h.lastError.message}` : 'unreachable'}`);
+  for (const h of down)
+    lines.push(`  ${h.host}: ${h.lastError ? `${h.lastError.code}: ${h.lastError.message}` : 'unreachable'}`);
   if (events > 0 && s.events.length > 0) {
     lines.push('', 'Recent events:');
     for (const e of s.events.slice(-events)) {
       const obj = [e.host, e.kind && `${e.kind}/${e.name}`].filter(Boolean).join(' ');
-      lines.push(`  ${e.time}  ${e.type.padEnd(7)} ${e.reason.padEnd(19)} ${obj}${e.count > 1 ? ` (x${e.count})` : ''}: ${e.message}`);
+      lines.push(
+        `  ${e.time}  ${e.type.padEnd(7)} ${e.reason.padEnd(19)} ${obj}${e.count > 1 ? ` (x${e.count})` : ''}: ${e.message}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

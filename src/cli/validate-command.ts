@@ -24,7 +24,9 @@ export const validateCommand: CommandSpec = {
     const snapshot = result.snapshot;
     if (format === 'json') {
       const summary = snapshot && summarize(snapshot);
-      process.stdout.write(`${JSON.stringify({ valid: errors.length === 0, problems: result.problems, summary }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ valid: errors.length === 0, problems: result.problems, summary }, null, 2)}\n`,
+      );
       return errors.length === 0 ? 0 : 1;
     }
     for (const p of result.problems) process.stderr.write(`${formatProblem(p)}\n`);
@@ -33,10 +35,17 @@ export const validateCommand: CommandSpec = {
       return 1;
     }
     const s = summarize(snapshot);
-    const out = [`${dir}: valid${snapshot.revision ? ` at revision ${snapshot.revision}` : ''}`, '', 'Resources by kind:'];
+    const out = [
+      `${dir}: valid${snapshot.revision ? ` at revision ${snapshot.revision}` : ''}`,
+      '',
+      'Resources by kind:',
+    ];
     for (const [kind, n] of Object.entries(s.kinds)) out.push(`  ${kind.padEnd(20)} ${n}`);
     out.push('', `Hosts (${s.hosts.length}):`);
-    for (const h of s.hosts) out.push(`  ${h.name.padEnd(20)} ${String(h.files).padStart(3)} files  ${h.services} services  ${h.checks} checks`);
+    for (const h of s.hosts)
+      out.push(
+        `  ${h.name.padEnd(20)} ${String(h.files).padStart(3)} files  ${h.services} services  ${h.checks} checks`,
+      );
     process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   },

@@ -27,17 +27,26 @@ const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec']);
  * Pure: files -> validated snapshot. Reports **all** problems at once (syntax, schema, duplicates, unknown
  * hosts, conflicting claims, unsafe paths), each naming file, line and JSON path. Never throws for bad input.
  */
-export function buildSnapshot(files: SourceFile[], schemas: Map<string, KindSchema>, opts: BuildOptions = {}): BuildResult {
+export function buildSnapshot(
+  files: SourceFile[],
+  schemas: Map<string, KindSchema>,
+  opts: BuildOptions = {},
+): BuildResult {
   const problems: Problem[] = [];
   const docs = new Map<Resource, ParsedDocument>();
   const fromDir = collect(files, schemas, problems, docs);
   const fromInventory = collect(opts.inventory ?? [], schemas, problems, docs);
   for (const r of fromInventory.filter((r) => r.kind !== 'Host')) {
-    problems.push(err(r.source.file, r.source.line, '/kind', `an inventory holds only Host resources, not ${r.kind}`));
+    problems.push(
+      err(r.source.file, r.source.line, '/kind', `an inventory holds only Host resources, not ${r.kind}`),
+    );
   }
   const inventoryHosts = fromInventory.filter((r) => r.kind === 'Host');
   const overridden = new Set(inventoryHosts.map((h) => h.metadata.name));
-  const resources = [...fromDir.filter((r) => !(r.kind === 'Host' && overridden.has(r.metadata.name))), ...inventoryHosts];
+  const resources = [
+    ...fromDir.filter((r) => !(r.kind === 'Host' && overridden.has(r.metadata.name))),
+    ...inventoryHosts,
+  ];
 
   checkDuplicates(resources, problems);
   const hosts = resources.filter((r) => r.kind === 'Host').map(toHostRef);
@@ -52,7 +61,12 @@ export function buildSnapshot(files: SourceFile[], schemas: Map<string, KindSche
   return { snapshot, problems };
 }
 
-function collect(files: SourceFile[], schemas: Map<string, KindSchema>, problems: Problem[], docs: Map<Resource, ParsedDocument>): Resource[] {
+function collect(
+  files: SourceFile[],
+  schemas: Map<string, KindSchema>,
+  problems: Problem[],
+  docs: Map<Resource, ParsedDocument>,
+): Resource[] {
   const out: Resource[] = [];
   for (const f of files) {
     if (f.text === undefined) {
@@ -73,8 +87,13 @@ function collect(files: SourceFile[], schemas: Map<string, KindSchema>, problems
 }
 
 /** Validates one document's envelope and spec; returns the resource (defaults applied) or undefined. */
-function toResource(doc: ParsedDocument, schemas: Map<string, KindSchema>, problems: Problem[]): Resource | undefined {
-  const bad = (path: string, message: string) => problems.push(err(doc.file, doc.lineOf(path), path, message));
+function toResource(
+  doc: ParsedDocument,
+  schemas: Map<string, KindSchema>,
+  problems: Problem[],
+): Resource | undefined {
+  const bad = (path: string, message: string) =>
+    problems.push(err(doc.file, doc.lineOf(path), path, message));
   const v = doc.value;
   if (!v || typeof v !== 'object' || Array.isArray(v)) {
     bad('', 'a document must be a mapping with apiVersion, kind, metadata and spec');
@@ -82,7 +101,8 @@ function toResource(doc: ParsedDocument, schemas: Map<string, KindSchema>, probl
   }
   const d = v as Record<string, unknown>;
   const before = problems.length;
-  if (d.apiVersion !== API_VERSION) bad('/apiVersion', `unknown apiVersion ${JSON.stringify(d.apiVersion)}: expected ${API_VERSION}`);
+  if (d.apiVersion !== API_VERSION)
+    bad('/apiVersion', `unknown apiVersion ${JSON.stringify(d.apiVersion)}: expected ${API_VERSION}`);
   const schema = typeof d.kind === 'string' ? schemas.get(d.kind) : undefined;
   if (!schema) {
     const known = [...schemas.keys()].sort().join(', ');
@@ -108,7 +128,10 @@ function toResource(doc: ParsedDocument, schemas: Map<string, KindSchema>, probl
   return problems.length > before ? undefined : res;
 }
 
-function checkMetadata(m: unknown, bad: (path: string, message: string) => void): Resource['metadata'] | undefined {
+function checkMetadata(
+  m: unknown,
+  bad: (path: string, message: string) => void,
+): Resource['metadata'] | undefined {
   if (!m || typeof m !== 'object' || Array.isArray(m)) {
     bad('/metadata', 'metadata is required and must be a mapping with a name');
     return undefined;
@@ -116,7 +139,10 @@ function checkMetadata(m: unknown, bad: (path: string, message: string) => void)
   const meta = m as Record<string, unknown>;
   let ok = true;
   if (typeof meta.name !== 'string' || !NAME.test(meta.name)) {
-    bad('/metadata/name', 'name must be a lowercase DNS name: a-z, 0-9, "-" and ".", starting and ending alphanumeric');
+    bad(
+      '/metadata/name',
+      'name must be a lowercase DNS name: a-z, 0-9, "-" and ".", starting and ending alphanumeric',
+    );
     ok = false;
   }
   for (const key of Object.keys(meta)) {
@@ -136,7 +162,12 @@ function checkMetadata(m: unknown, bad: (path: string, message: string) => void)
     for (const [k, val] of Object.entries(map)) {
       const valueOk = typeof val === 'string' && (field === 'annotations' || LABEL_VALUE.test(val));
       if (!valueOk) {
-        bad(`/metadata/${field}/${k}`, field === 'labels' ? 'label values must be strings of at most 63 characters [A-Za-z0-9-_.]' : 'annotation values must be strings');
+        bad(
+          `/metadata/${field}/${k}`,
+          field === 'labels'
+            ? 'label values must be strings of at most 63 characters [A-Za-z0-9-_.]'
+            : 'annotation values must be strings',
+        );
         ok = false;
       }
     }
@@ -151,36 +182,70 @@ function checkDuplicates(resources: Resource[], problems: Problem[]): void {
     const prior = seen.get(key);
     if (prior) {
       problems.push(
-        err(r.source.file, r.source.line, '/metadata/name', `duplicate ${key}: also defined at ${prior.source.file}:${prior.source.line}`),
+        err(
+          r.source.file,
+          r.source.line,
+          '/metadata/name',
+          `duplicate ${key}: also defined at ${prior.source.file}:${prior.source.line}`,
+        ),
       );
     } else seen.set(key, r);
   }
 }
 
-function checkSelections(snapshot: Snapshot, problems: Problem[], lineOf: (r: Resource, path: string) => number): void {
+function checkSelections(
+  snapshot: Snapshot,
+  problems: Problem[],
+  lineOf: (r: Resource, path: string) => number,
+): void {
   const names = new Set(snapshot.hosts.map((h) => h.name));
   for (const r of snapshot.resources) {
     if (r.kind === 'Host') continue;
     const sel = r.spec as HostSelection;
     const where = (path: string) => ({ file: r.source.file, line: lineOf(r, path), path });
     if ((sel.hosts === undefined) === (sel.hostSelector === undefined)) {
-      problems.push({ severity: 'error', ...where('/spec'), message: 'set exactly one of spec.hosts or spec.hostSelector' });
+      problems.push({
+        severity: 'error',
+        ...where('/spec'),
+        message: 'set exactly one of spec.hosts or spec.hostSelector',
+      });
       continue;
     }
     (sel.hosts ?? []).forEach((h, i) => {
-      if (!names.has(h)) problems.push({ severity: 'error', ...where(`/spec/hosts/${i}`), message: `unknown host ${JSON.stringify(h)}: no Host resource has that name` });
+      if (!names.has(h))
+        problems.push({
+          severity: 'error',
+          ...where(`/spec/hosts/${i}`),
+          message: `unknown host ${JSON.stringify(h)}: no Host resource has that name`,
+        });
     });
     for (const ref of kindByName(r.kind)?.hostReferences?.(r) ?? []) {
-      if (!names.has(ref.host)) problems.push({ severity: 'error', ...where(ref.path), message: `unknown host ${JSON.stringify(ref.host)}: no Host resource has that name` });
+      if (!names.has(ref.host))
+        problems.push({
+          severity: 'error',
+          ...where(ref.path),
+          message: `unknown host ${JSON.stringify(ref.host)}: no Host resource has that name`,
+        });
     }
     if (sel.hostSelector && selectHosts(sel, snapshot.hosts).length === 0) {
-      problems.push({ severity: 'warning', ...where('/spec/hostSelector'), message: `${r.kind}/${r.metadata.name}: hostSelector matches no host` });
+      problems.push({
+        severity: 'warning',
+        ...where('/spec/hostSelector'),
+        message: `${r.kind}/${r.metadata.name}: hostSelector matches no host`,
+      });
     }
   }
 }
 
 function toHostRef(r: Resource): HostRef {
-  const s = r.spec as { address: string; port: number; user: string; hostKey: string; identityFile?: string; privilege?: 'root' | 'sudo' };
+  const s = r.spec as {
+    address: string;
+    port: number;
+    user: string;
+    hostKey: string;
+    identityFile?: string;
+    privilege?: 'root' | 'sudo';
+  };
   return {
     name: r.metadata.name,
     labels: r.metadata.labels ?? {},

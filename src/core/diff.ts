@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { parse as parseYaml } from 'yaml';
 import { maskSecrets } from './mask.js';
-import type { CheckIntent, FileIntent, HostIntent, ObservedFile, ObservedHost, ResourceRef, ServiceIntent } from './model.js';
+import type {
+  CheckIntent,
+  FileIntent,
+  HostIntent,
+  ObservedFile,
+  ObservedHost,
+  ResourceRef,
+  ServiceIntent,
+} from './model.js';
 
 /**
  * Pure diff of one host: desired intent against what the probe observed. Plain data, in the spirit of Flux's
@@ -76,10 +84,21 @@ export function diffHost(intent: HostIntent, observed: ObservedHost, opts: DiffO
       if (!desired.has(path)) files.push({ path, action: 'delete', changed: [], resource: rec });
     }
   }
-  return { host: intent.host.name, files, services: diffServices(intent, observed, files), checks: intent.checks, needsContent };
+  return {
+    host: intent.host.name,
+    files,
+    services: diffServices(intent, observed, files),
+    checks: intent.checks,
+    needsContent,
+  };
 }
 
-function diffFile(f: FileIntent, seen: ObservedFile | undefined, opts: DiffOptions, needsContent: string[]): FileChange {
+function diffFile(
+  f: FileIntent,
+  seen: ObservedFile | undefined,
+  opts: DiffOptions,
+  needsContent: string[],
+): FileChange {
   const base = { path: f.path, resource: f.resource, intent: f };
   if (!seen || seen.type === 'missing') {
     return { ...base, action: 'create', changed: [], diff: unified(f.path, '', f.content, f.secrets) };
@@ -103,7 +122,10 @@ function diffFile(f: FileIntent, seen: ObservedFile | undefined, opts: DiffOptio
   }
   if (changed.length === 0) return { ...base, action: 'unchanged', changed };
   const current = opts.contents?.[f.path];
-  const diff = changed.includes('content') && current !== undefined ? unified(f.path, current, f.content, f.secrets) : undefined;
+  const diff =
+    changed.includes('content') && current !== undefined
+      ? unified(f.path, current, f.content, f.secrets)
+      : undefined;
   return { ...base, action: 'update', changed, diff };
 }
 
@@ -121,7 +143,9 @@ export function sameStructure(format: 'json' | 'yaml', a: string, b: string): bo
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
@@ -134,7 +158,10 @@ function normMode(m: string | undefined): string {
 function unified(path: string, before: string, after: string, secrets: readonly string[]): string {
   const patch = createTwoFilesPatch(path, path, before, after, undefined, undefined, { context: 3 });
   // Drop the "Index:" / "=====" banner lines; keep ---/+++ and hunks.
-  const body = patch.split('\n').filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l)).join('\n');
+  const body = patch
+    .split('\n')
+    .filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l))
+    .join('\n');
   return maskSecrets(body, secrets);
 }
 
@@ -166,18 +193,27 @@ function diffServices(intent: HostIntent, observed: ObservedHost, files: FileCha
       reasons.push('is enabled, wants disabled');
     }
     const touched = files.filter((f) => rewritesContent(f) && f.intent?.notify.includes(svc.unit));
-    if (touched.length > 0 && svc.state !== 'stopped' && !actions.includes('start') && (active || svc.state === 'running')) {
+    if (
+      touched.length > 0 &&
+      svc.state !== 'stopped' &&
+      !actions.includes('start') &&
+      (active || svc.state === 'running')
+    ) {
       actions.push(svc.onChange);
       reasons.push(`notified by ${touched.map((f) => f.path).join(', ')}`);
     }
-    if (actions.length > 0) out.push({ unit: svc.unit, actions, reasons, resource: svc.resource, intent: svc });
+    if (actions.length > 0)
+      out.push({ unit: svc.unit, actions, reasons, resource: svc.resource, intent: svc });
   }
   return out;
 }
 
 /** A new file or new content reaches the service; a mode or owner fix alone does not need a reload. */
 export function rewritesContent(f: FileChange): boolean {
-  return f.action === 'create' || (f.action === 'update' && (f.changed.includes('content') || f.changed.includes('type')));
+  return (
+    f.action === 'create' ||
+    (f.action === 'update' && (f.changed.includes('content') || f.changed.includes('type')))
+  );
 }
 
 /** True when nothing needs doing on the host. */

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import type { Problem } from './model.js';
-import { type BuildResult, buildSnapshot } from './build-snapshot.js';
-import { kindSchemas } from './schemas.js';
 import { readDesiredStateFiles } from '../source/read-files.js';
+import { type BuildResult, buildSnapshot } from './build-snapshot.js';
+import type { Problem } from './model.js';
+import { kindSchemas } from './schemas.js';
 
 export interface LoadOptions {
   /** A file or directory of Host resources that replace same-named hosts (e.g. `.lab/hosts.yaml`). */
@@ -21,7 +21,12 @@ export function loadDesiredState(dir: string, opts: LoadOptions = {}): BuildResu
     return buildSnapshot(files, kindSchemas(), { inventory, revision: gitRevision(dir) });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file or directory'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : String((e as Error).message);
     return { problems: [unreadable(opts.inventory && code ? opts.inventory : dir, why)] };
   }
 }
@@ -33,7 +38,12 @@ function unreadable(file: string, message: string): Problem {
 /** `<sha>` or `<sha>-dirty` when `dir` is inside a git work tree; undefined otherwise (or without git). */
 export function gitRevision(dir: string): string | undefined {
   try {
-    const opts = { cwd: dir, encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[], timeout: 5000 };
+    const opts = {
+      cwd: dir,
+      encoding: 'utf8' as const,
+      stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[],
+      timeout: 5000,
+    };
     const sha = execFileSync('git', ['rev-parse', 'HEAD'], opts).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', '.'], opts).trim() !== '';
     return dirty ? `${sha}-dirty` : sha;

@@ -6,7 +6,8 @@
  */
 export const MASK = '***';
 
-const KEYED = /((?:pass(?:word|wd)?|secret|token|api[_-]?key|authorization|credentials?|headers?)["']?\s*[:=]\s*)(["']?)([^"'\n,}]+)/gi;
+const KEYED =
+  /((?:pass(?:word|wd)?|secret|token|api[_-]?key|authorization|credentials?|headers?)["']?\s*[:=]\s*)(["']?)([^"'\n,}]+)/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 
 export function maskSecrets(text: string, secrets: readonly string[] = []): string {

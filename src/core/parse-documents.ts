@@ -30,7 +30,13 @@ export function parseDocuments(file: string, text: string): { docs: ParsedDocume
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
         const at = lc.linePos(err.pos[0]).line;
-        problems.push({ severity: 'error', file, line: at, path: '', message: `YAML syntax error: ${firstLine(err.message)}` });
+        problems.push({
+          severity: 'error',
+          file,
+          line: at,
+          path: '',
+          message: `YAML syntax error: ${firstLine(err.message)}`,
+        });
       }
       continue;
     }
@@ -49,7 +55,13 @@ export function parseDocuments(file: string, text: string): { docs: ParsedDocume
     docs.push({ file, line, value, lineOf: (path) => lineOfPath(doc, lc, path, line) });
   }
   if (list.length === 0 || (docs.length === 0 && problems.length === 0)) {
-    problems.push({ severity: 'error', file, line: 1, path: '', message: 'file holds no YAML document (empty file)' });
+    problems.push({
+      severity: 'error',
+      file,
+      line: 1,
+      path: '',
+      message: 'file holds no YAML document (empty file)',
+    });
   }
   return { docs, problems };
 }

@@ -10,7 +10,9 @@ export interface RenderResult {
 
 /** Resources that apply to hosts: every kind but `Host`, minus the suspended ones. */
 export function activeResources(snapshot: Snapshot): Resource[] {
-  return snapshot.resources.filter((r) => r.kind !== 'Host' && (r.spec as { suspend?: boolean }).suspend !== true);
+  return snapshot.resources.filter(
+    (r) => r.kind !== 'Host' && (r.spec as { suspend?: boolean }).suspend !== true,
+  );
 }
 
 /**
@@ -31,7 +33,9 @@ export function renderFleet(snapshot: Snapshot): RenderResult {
       for (const file of part.files ?? []) {
         const unsafe = unsafePath(file.path);
         if (unsafe) {
-          problems.push(at(res, `${res.kind}/${res.metadata.name} renders ${JSON.stringify(file.path)}: ${unsafe}`));
+          problems.push(
+            at(res, `${res.kind}/${res.metadata.name} renders ${JSON.stringify(file.path)}: ${unsafe}`),
+          );
           continue;
         }
         const key = `${host.name}\0${file.path}`;
@@ -104,4 +108,3 @@ export function unsafePath(path: string): string | undefined {
 function at(res: Resource, message: string): Problem {
   return { severity: 'error', file: res.source.file, line: res.source.line, path: '', message };
 }
-

@@ -36,7 +36,9 @@ export function kindSchemas(): Map<string, KindSchema> {
   // `format: password` marks a secret in the CRDs (a Kubernetes-compatible way to say it); any string is valid.
   ajv.addFormat('password', true);
   const out = new Map<string, KindSchema>();
-  for (const name of readdirSync(CRD_DIR).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  for (const name of readdirSync(CRD_DIR)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()) {
     for (const doc of parseAllDocuments(readFileSync(new URL(name, CRD_DIR), 'utf8'))) {
       const crd = doc.toJS() as CrdDocument;
       if (crd?.kind !== 'CustomResourceDefinition') continue;
@@ -108,8 +110,14 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
     } else if (e.keyword === 'enum') {
       message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     } else if (e.keyword === 'pattern') {
-      const field = path.split('/').filter((x) => !/^\d+$/.test(x)).pop() ?? '';
-      message = PATTERN_HINTS[field] ?? `does not match the required pattern ${(e.params as { pattern: string }).pattern}`;
+      const field =
+        path
+          .split('/')
+          .filter((x) => !/^\d+$/.test(x))
+          .pop() ?? '';
+      message =
+        PATTERN_HINTS[field] ??
+        `does not match the required pattern ${(e.params as { pattern: string }).pattern}`;
     }
     if (!out.some((o) => o.path === path && o.message === message)) out.push({ path, message });
   }

@@ -1,16 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { formatProblem } from '../cli/problems-output.js';
 import { HostopError } from '../core/errors.js';
 import { loadDesiredState } from '../core/load.js';
 import type { HostIntent, Snapshot } from '../core/model.js';
 import { renderSnapshot } from '../core/render.js';
 import { type HostMemory, newHostMemory, reconcileHost } from '../engine/reconcile-host.js';
-import { childFor, type Logger } from '../observe/logger.js';
+import { type Logger, childFor } from '../observe/logger.js';
 import type { HostopMetrics } from '../observe/metrics.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { recordOutcome, resourcesOf } from './host-status-update.js';
 import type { StatusStore } from './status-store.js';
 import { WorkQueue } from './work-queue.js';
-import { formatProblem } from '../cli/problems-output.js';
 
 export interface ReconcilerOptions {
   dir: string;
@@ -78,7 +78,10 @@ export class Reconciler {
     if (!loaded.snapshot) {
       const errors = loaded.problems.filter((p) => p.severity === 'error');
       const summary = `${errors.length} problem(s): ${errors.slice(0, 5).map(formatProblem).join('; ')}`;
-      log.error({ problems: errors.slice(0, 20).map(formatProblem) }, 'desired state is invalid; keeping the last valid snapshot in force');
+      log.error(
+        { problems: errors.slice(0, 20).map(formatProblem) },
+        'desired state is invalid; keeping the last valid snapshot in force',
+      );
       metrics.recordDesiredStateInvalid();
       status.recordDesiredStateInvalid(summary);
       status.recordEvent({ type: 'Warning', reason: 'DesiredStateInvalid', message: summary });
@@ -90,9 +93,16 @@ export class Reconciler {
     this.snapshot = snapshot;
     metrics.recordDesiredStateLoaded(snapshot.revision, new Date());
     status.recordDesiredStateLoaded(snapshot.revision);
-    this.knownSecrets = [...new Set(renderSnapshot(snapshot).flatMap((i) => i.files.flatMap((f) => f.secrets)))];
+    this.knownSecrets = [
+      ...new Set(renderSnapshot(snapshot).flatMap((i) => i.files.flatMap((f) => f.secrets))),
+    ];
     status.setKnownSecrets(this.knownSecrets);
-    if (changed) status.recordEvent({ type: 'Normal', reason: 'DesiredStateLoaded', message: `revision ${snapshot.revision ?? 'unknown'} in force` });
+    if (changed)
+      status.recordEvent({
+        type: 'Normal',
+        reason: 'DesiredStateLoaded',
+        message: `revision ${snapshot.revision ?? 'unknown'} in force`,
+      });
 
     const next = new Map<string, HostIntent>();
     const nextHashes = new Map<string, string>();
@@ -104,16 +114,23 @@ export class Reconciler {
       if (!next.has(host)) this.forgetHost(host);
       else {
         const keep = new Set(resourcesOf(next.get(host)!).map((r) => `${r.kind}/${r.name}`));
-        for (const r of resourcesOf(intent)) if (!keep.has(`${r.kind}/${r.name}`)) metrics.forgetResource(host, r.kind, r.name);
+        for (const r of resourcesOf(intent))
+          if (!keep.has(`${r.kind}/${r.name}`)) metrics.forgetResource(host, r.kind, r.name);
       }
     }
     const toEnqueue = [...nextHashes].filter(([h, hash]) => this.hashes.get(h) !== hash).map(([h]) => h);
     this.intents = next;
     this.hashes = nextHashes;
     this.opts.pool.retain(snapshot.hosts);
-    status.prune({ hosts: next.keys(), resources: [...next.values()].flatMap((i) => resourcesOf(i).map((r) => ({ host: i.host.name, ...r }))) });
+    status.prune({
+      hosts: next.keys(),
+      resources: [...next.values()].flatMap((i) => resourcesOf(i).map((r) => ({ host: i.host.name, ...r }))),
+    });
     if (first) for (const h of next.keys()) this.firstPass.add(h);
-    log.info({ revision: snapshot.revision, hosts: next.size, enqueued: toEnqueue.length }, 'desired state loaded');
+    log.info(
+      { revision: snapshot.revision, hosts: next.size, enqueued: toEnqueue.length },
+      'desired state loaded',
+    );
     for (const h of toEnqueue) this.queue.add(h);
   }
 
@@ -152,21 +169,51 @@ export class Reconciler {
     if (!intent) return;
     const hash = this.hashes.get(host)!;
     const log = childFor(this.opts.log, { reconcileId: randomUUID().slice(0, 8), host });
-    let memory = this.memory.get(host);
-    if (!memory) this.memory.set(host, (memory = newHostMemory()));
+    const memory = this.memory.get(host) ?? newHostMemory();
+    this.memory.set(host, memory);
     const stalled = this.stalled.get(host) === hash;
     const apply = this.opts.mode === 'enforce' && !stalled;
-    const outcome = await reconcileHost(this.opts.pool, intent, memory, { apply, prune: this.opts.prune, wantDiffs: false, stateRoot: this.opts.stateRoot, probeTimeoutMs: this.opts.probeTimeoutMs, signal });
+    const outcome = await reconcileHost(this.opts.pool, intent, memory, {
+      apply,
+      prune: this.opts.prune,
+      wantDiffs: false,
+      stateRoot: this.opts.stateRoot,
+      probeTimeoutMs: this.opts.probeTimeoutMs,
+      signal,
+    });
     this.firstPass.delete(host);
     if (this.intents.get(host) !== intent) return; // the host left or changed meanwhile: that newer pass reports
-    recordOutcome(outcome, intent, { status: this.opts.status, metrics: this.opts.metrics, revision: this.snapshot?.revision, stalled });
-    const level = outcome.status === 'in-sync' ? 'debug' : outcome.error || outcome.status === 'rolled-back' || outcome.status === 'degraded' ? 'warn' : 'info';
-    log[level]({ status: outcome.status, durationMs: outcome.durationMs, resources: outcome.resources, error: outcome.error }, `pass ${outcome.status}`);
+    recordOutcome(outcome, intent, {
+      status: this.opts.status,
+      metrics: this.opts.metrics,
+      revision: this.snapshot?.revision,
+      stalled,
+    });
+    const level =
+      outcome.status === 'in-sync'
+        ? 'debug'
+        : outcome.error || outcome.status === 'rolled-back' || outcome.status === 'degraded'
+          ? 'warn'
+          : 'info';
+    log[level](
+      {
+        status: outcome.status,
+        durationMs: outcome.durationMs,
+        resources: outcome.resources,
+        error: outcome.error,
+      },
+      `pass ${outcome.status}`,
+    );
     if (outcome.status === 'rolled-back' || outcome.resources.some((r) => r.result === 'validation-failed')) {
       this.stalled.set(host, hash);
     } else if (outcome.status === 'converged' || outcome.status === 'in-sync') this.stalled.delete(host);
     if (outcome.status === 'unreachable' || outcome.status === 'failed') {
-      throw new PassFailed(outcome.error?.code ?? 'PassFailed', outcome.error?.message ?? 'pass failed', outcome.error?.retryable ?? true, { host });
+      throw new PassFailed(
+        outcome.error?.code ?? 'PassFailed',
+        outcome.error?.message ?? 'pass failed',
+        outcome.error?.retryable ?? true,
+        { host },
+      );
     }
   }
 

@@ -58,23 +58,37 @@ export async function applyPlan(
   const outcomes = new Map<string, ResourceOutcome>();
   const note = (r: { kind: string; name: string }, o: Omit<ResourceOutcome, 'kind' | 'name'>) => {
     const prior = outcomes.get(key(r));
-    if (!prior || prior.result === 'applied' || prior.result === 'pruned') outcomes.set(key(r), { kind: r.kind, name: r.name, ...o });
+    if (!prior || prior.result === 'applied' || prior.result === 'pruned')
+      outcomes.set(key(r), { kind: r.kind, name: r.name, ...o });
   };
 
   // 1. Stage and validate.
   const writes = plan.files.filter(rewritesContent);
   const staged: StageItem[] = writes.map((f) => ({ ...f.intent!, path: f.path }));
-  const stage = staged.length ? parseStageOutput((await conn.run(stageScript(staged), req)).stdout.toString('utf8'), staged.length, host) : [];
+  const stage = staged.length
+    ? parseStageOutput(
+        (await conn.run(stageScript(staged), req)).stdout.toString('utf8'),
+        staged.length,
+        host,
+      )
+    : [];
   const failedResources = new Set<string>();
   writes.forEach((f, i) => {
     const r = stage[i]!;
     const secrets = f.intent!.secrets;
     if (r.written !== 0) {
       failedResources.add(key(f.resource));
-      note(f.resource, { result: 'failed', reason: 'StageFailed', message: maskSecrets(`could not write ${f.path}: ${r.output.trim()}`, secrets) });
+      note(f.resource, {
+        result: 'failed',
+        reason: 'StageFailed',
+        message: maskSecrets(`could not write ${f.path}: ${r.output.trim()}`, secrets),
+      });
     } else if (r.validatorCode !== undefined && r.validatorCode !== 0) {
       failedResources.add(key(f.resource));
-      const why = r.validatorCode === 124 ? `validator timed out after ${f.intent!.validate!.timeoutMs} ms` : `validator exited ${r.validatorCode}`;
+      const why =
+        r.validatorCode === 124
+          ? `validator timed out after ${f.intent!.validate!.timeoutMs} ms`
+          : `validator exited ${r.validatorCode}`;
       note(f.resource, {
         result: 'validation-failed',
         reason: 'ValidationFailed',
@@ -94,41 +108,69 @@ export async function applyPlan(
   // `original`: a file was there before hostop first managed the path. A path hostop created has none, so
   // pruning deletes it; otherwise pruning puts the original back (or leaves it, if hostop never rewrote it).
   const own = (f: FileChange, existedBefore: boolean) => {
-    next.files[f.path] = { kind: f.resource.kind, name: f.resource.name, original: inventory.files[f.path]?.original ?? existedBefore };
+    next.files[f.path] = {
+      kind: f.resource.kind,
+      name: f.resource.name,
+      original: inventory.files[f.path]?.original ?? existedBefore,
+    };
   };
   for (const f of activate) own(f, f.action === 'update');
-  for (const f of plan.files) if (f.action === 'unchanged' || (f.action === 'update' && !rewritesContent(f))) own(f, true);
-  const items: ActivateItem[] = activate.map((f) => ({ path: f.path, keepOriginal: inventory.files[f.path]?.original ?? true }));
+  for (const f of plan.files)
+    if (f.action === 'unchanged' || (f.action === 'update' && !rewritesContent(f))) own(f, true);
+  const items: ActivateItem[] = activate.map((f) => ({
+    path: f.path,
+    keepOriginal: inventory.files[f.path]?.original ?? true,
+  }));
   for (const f of prunes) delete next.files[f.path];
   const units = unitActions(plan, failedResources, activate);
-  const daemonReload = activate.some((f) => f.intent!.daemonReload) || prunes.some((f) => f.path.startsWith('/etc/systemd/'));
+  const daemonReload =
+    activate.some((f) => f.intent!.daemonReload) || prunes.some((f) => f.path.startsWith('/etc/systemd/'));
   const script =
-    activateScript(items, { stateRoot: opts.stateRoot, inventory: serializeInventory(next), daemonReload, units, chmods }) +
-    leftovers.map((f) => `rm -f -- ${quoteArg(tempPathFor(f.path))}\n`).join('');
-  const activated = activate.length || chmods.length || units.length || prunes.length || leftovers.length
-    ? parseActivateOutput((await conn.run(script, req)).stdout.toString('utf8'), items.length, host)
-    : undefined;
+    activateScript(items, {
+      stateRoot: opts.stateRoot,
+      inventory: serializeInventory(next),
+      daemonReload,
+      units,
+      chmods,
+    }) + leftovers.map((f) => `rm -f -- ${quoteArg(tempPathFor(f.path))}\n`).join('');
+  const activated =
+    activate.length || chmods.length || units.length || prunes.length || leftovers.length
+      ? parseActivateOutput((await conn.run(script, req)).stdout.toString('utf8'), items.length, host)
+      : undefined;
   activate.forEach((f, i) => {
     const a = activated!.activated[i]!;
-    if (a.code !== 0) note(f.resource, { result: 'failed', reason: 'ActivateFailed', message: `could not replace ${f.path} (a directory in the way?)` });
+    if (a.code !== 0)
+      note(f.resource, {
+        result: 'failed',
+        reason: 'ActivateFailed',
+        message: `could not replace ${f.path} (a directory in the way?)`,
+      });
     else note(f.resource, { result: 'applied' });
   });
   units.forEach((u, i) => {
     if (activated!.units[i] !== 0) {
       const svc = intent.services.find((s) => s.unit === u.unit)!;
-      note(svc.resource, { result: 'failed', reason: 'UnitActionFailed', message: `systemctl ${u.action} ${u.unit} exited ${activated!.units[i]}` });
+      note(svc.resource, {
+        result: 'failed',
+        reason: 'UnitActionFailed',
+        message: `systemctl ${u.action} ${u.unit} exited ${activated!.units[i]}`,
+      });
     }
   });
   if (prunes.length) await prune(conn, prunes, inventory, next, opts, req, note);
 
   // 3. Health, and rollback of what a failed health check depends on.
   let rolledBack = false;
-  for (const u of units.filter((u) => u.action === 'reload' || u.action === 'restart' || u.action === 'start')) {
+  for (const u of units.filter(
+    (u) => u.action === 'reload' || u.action === 'restart' || u.action === 'start',
+  )) {
     const svc = intent.services.find((s) => s.unit === u.unit)!;
     if (!svc.health) continue;
     const health = await waitHealthy(conn, svc.health, opts.signal);
     if (health.ok) continue;
-    const culprits = activate.filter((f, i) => activated!.activated[i]!.code === 0 && f.intent!.notify.includes(u.unit));
+    const culprits = activate.filter(
+      (f, i) => activated!.activated[i]!.code === 0 && f.intent!.notify.includes(u.unit),
+    );
     await rollback(conn, culprits, activated!, activate, svc, inventory, next, opts, req);
     rolledBack = true;
     const after = await waitHealthy(conn, svc.health, opts.signal);
@@ -138,11 +180,19 @@ export async function applyPlan(
         name: f.resource.name,
         result: 'rolled-back',
         reason: 'HealthCheckFailed',
-        message: `${u.unit} failed its health check after ${u.action} (${health.message}); restored the previous files` +
-          (after.ok ? ` and ${u.unit} is healthy again` : `, but ${u.unit} is still unhealthy: ${after.message}`),
+        message:
+          `${u.unit} failed its health check after ${u.action} (${health.message}); restored the previous files` +
+          (after.ok
+            ? ` and ${u.unit} is healthy again`
+            : `, but ${u.unit} is still unhealthy: ${after.message}`),
       });
     }
-    if (culprits.length === 0) note(svc.resource, { result: 'failed', reason: 'HealthCheckFailed', message: `${u.unit}: ${health.message}` });
+    if (culprits.length === 0)
+      note(svc.resource, {
+        result: 'failed',
+        reason: 'HealthCheckFailed',
+        message: `${u.unit}: ${health.message}`,
+      });
   }
   return { resources: [...outcomes.values()], inventory: next, rolledBack };
 }
@@ -172,15 +222,31 @@ async function prune(
   req: { timeoutMs: number; signal?: AbortSignal },
   note: (r: { kind: string; name: string }, o: Omit<ResourceOutcome, 'kind' | 'name'>) => void,
 ): Promise<void> {
-  const items: RestoreItem[] = prunes.map((f) => ({ path: f.path, existed: before.files[f.path]?.original ?? false, from: 'original' }));
+  const items: RestoreItem[] = prunes.map((f) => ({
+    path: f.path,
+    existed: before.files[f.path]?.original ?? false,
+    from: 'original',
+  }));
   const out = parseRestoreOutput(
-    (await conn.run(restoreScript(items, { stateRoot: opts.stateRoot, inventory: serializeInventory(next), daemonReload: false, units: [] }), req)).stdout.toString(
-      'utf8',
-    ),
+    (
+      await conn.run(
+        restoreScript(items, {
+          stateRoot: opts.stateRoot,
+          inventory: serializeInventory(next),
+          daemonReload: false,
+          units: [],
+        }),
+        req,
+      )
+    ).stdout.toString('utf8'),
     conn.host.name,
   );
   prunes.forEach((f, i) => {
-    if (out.restored[i] === 0) note(f.resource, { result: 'pruned', message: items[i]!.existed ? `restored the original ${f.path}` : `deleted ${f.path}` });
+    if (out.restored[i] === 0)
+      note(f.resource, {
+        result: 'pruned',
+        message: items[i]!.existed ? `restored the original ${f.path}` : `deleted ${f.path}`,
+      });
     else note(f.resource, { result: 'failed', reason: 'PruneFailed', message: `could not remove ${f.path}` });
   });
 }
@@ -196,7 +262,11 @@ async function rollback(
   opts: ApplyOptions,
   req: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<void> {
-  const items: RestoreItem[] = culprits.map((f) => ({ path: f.path, existed: activated.activated[activate.indexOf(f)]!.existed, from: 'backup' }));
+  const items: RestoreItem[] = culprits.map((f) => ({
+    path: f.path,
+    existed: activated.activated[activate.indexOf(f)]!.existed,
+    from: 'backup',
+  }));
   for (const f of culprits) {
     if (before.files[f.path]) next.files[f.path] = before.files[f.path]!;
     else delete next.files[f.path];
@@ -210,8 +280,13 @@ async function rollback(
   const out = parseRestoreOutput((await conn.run(script, req)).stdout.toString('utf8'), conn.host.name);
   const bad = out.restored.findIndex((c) => c !== 0);
   if (bad >= 0) {
-    throw new ApplyError('RollbackFailed', `could not restore ${items[bad]!.path} from its backup; the host needs attention`, false, {
-      host: conn.host.name,
-    });
+    throw new ApplyError(
+      'RollbackFailed',
+      `could not restore ${items[bad]!.path} from its backup; the host needs attention`,
+      false,
+      {
+        host: conn.host.name,
+      },
+    );
   }
 }

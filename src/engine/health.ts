@@ -9,7 +9,11 @@ const POLL_MS = 250;
  * Polls a health check from the host's own point of view (tunnelled over SSH, no process on the host) until it
  * passes or its deadline elapses. Never rejects: a failure is a value with the last reason.
  */
-export async function waitHealthy(conn: HostConnection, check: HealthCheck, signal?: AbortSignal): Promise<{ ok: boolean; message: string }> {
+export async function waitHealthy(
+  conn: HostConnection,
+  check: HealthCheck,
+  signal?: AbortSignal,
+): Promise<{ ok: boolean; message: string }> {
   const until = Date.now() + check.timeoutMs;
   let last = 'not checked';
   while (!signal?.aborted) {
@@ -23,7 +27,12 @@ export async function waitHealthy(conn: HostConnection, check: HealthCheck, sign
 }
 
 /** '' when healthy, else why not. */
-async function probeOnce(conn: HostConnection, check: HealthCheck, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+async function probeOnce(
+  conn: HostConnection,
+  check: HealthCheck,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string> {
   try {
     if (check.type === 'tcp') {
       const s = await conn.forwardTcp(check.host, check.port, { timeoutMs, signal });
@@ -31,7 +40,9 @@ async function probeOnce(conn: HostConnection, check: HealthCheck, timeoutMs: nu
       return '';
     }
     const res = await httpGet(conn, check.url, { timeoutMs, signal });
-    return res.status === check.expectStatus ? '' : `${check.url} answered ${res.status}, expected ${check.expectStatus}`;
+    return res.status === check.expectStatus
+      ? ''
+      : `${check.url} answered ${res.status}, expected ${check.expectStatus}`;
   } catch (e) {
     return `${check.type === 'http' ? check.url : `${check.host}:${check.port}`}: ${describeError(e)}`;
   }

@@ -20,7 +20,14 @@ export type HostStatus =
   | 'unreachable'
   | 'failed';
 
-export type ResourceResult = 'unchanged' | 'drifted' | 'applied' | 'validation-failed' | 'rolled-back' | 'failed' | 'pruned';
+export type ResourceResult =
+  | 'unchanged'
+  | 'drifted'
+  | 'applied'
+  | 'validation-failed'
+  | 'rolled-back'
+  | 'failed'
+  | 'pruned';
 
 export interface ResourceOutcome extends ResourceRef {
   result: ResourceResult;

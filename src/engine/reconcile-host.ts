@@ -4,7 +4,7 @@ import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
 import { maskSecrets } from '../core/mask.js';
 import type { HostIntent, ObservedHost } from '../core/model.js';
-import { fetchFiles, probeHost, type ProbeCache } from '../probe/probe-host.js';
+import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import type { HostConnection } from '../ssh/host-connection.js';
 import { applyPlan } from './apply-host.js';
@@ -42,7 +42,12 @@ const INVENTORY_FILE = 'managed.json';
  * One level-triggered pass over one host: probe, read the inventory, diff, and (when `apply`) converge and
  * re-probe. Never rejects: failures are outcomes (unreachable, failed) with a typed code.
  */
-export async function reconcileHost(pool: ConnectionPool, intent: HostIntent, memory: HostMemory, opts: PassOptions): Promise<HostOutcome> {
+export async function reconcileHost(
+  pool: ConnectionPool,
+  intent: HostIntent,
+  memory: HostMemory,
+  opts: PassOptions,
+): Promise<HostOutcome> {
   const started = Date.now();
   const host = intent.host.name;
   let plan: HostPlan | undefined;
@@ -73,25 +78,39 @@ export async function reconcileHost(pool: ConnectionPool, intent: HostIntent, me
     // A host that stops answering within the deadline may have a dead TCP path that keepalives have not
     // noticed yet: drop the connection so the next pass reconnects (and backs off if the host is down).
     if (err?.code === 'Timeout') conn?.close();
-    const transport = err?.name === 'TransportError' || err?.code === 'Timeout' || err?.code === 'ConnectionLost';
+    const transport =
+      err?.name === 'TransportError' || err?.code === 'Timeout' || err?.code === 'ConnectionLost';
     return {
       host,
       status: transport && !plan ? 'unreachable' : 'failed',
       plan,
       resources: [],
       checks: [],
-      error: { code: err?.code ?? 'Error', message: maskSecrets(describeError(e)), retryable: err?.retryable ?? true },
+      error: {
+        code: err?.code ?? 'Error',
+        message: maskSecrets(describeError(e)),
+        retryable: err?.retryable ?? true,
+      },
       durationMs: Date.now() - started,
     };
   }
 
-  function done(status: HostOutcome['status'], resources: ResourceOutcome[], checks: CheckOutcome[]): HostOutcome {
+  function done(
+    status: HostOutcome['status'],
+    resources: ResourceOutcome[],
+    checks: CheckOutcome[],
+  ): HostOutcome {
     return { host, status, plan, resources, checks, durationMs: Date.now() - started };
   }
 }
 
 /** Probe (one round trip when warm), read the inventory if it changed, fetch what the diff needs, diff. */
-async function observe(conn: HostConnection, intent: HostIntent, memory: HostMemory, opts: PassOptions): Promise<{ observed: ObservedHost; plan: HostPlan; inventory: HostInventory }> {
+async function observe(
+  conn: HostConnection,
+  intent: HostIntent,
+  memory: HostMemory,
+  opts: PassOptions,
+): Promise<{ observed: ObservedHost; plan: HostPlan; inventory: HostInventory }> {
   const stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
   const inventoryPath = `${stateRoot}/${INVENTORY_FILE}`;
   const req = { timeoutMs: opts.probeTimeoutMs ?? 30_000, signal: opts.signal };
@@ -112,30 +131,54 @@ async function observe(conn: HostConnection, intent: HostIntent, memory: HostMem
     plan = diffHost(intent, observed, diffOpts);
     for (const f of plan.files) {
       const sha = observed.files[f.path]?.sha256;
-      if (f.action === 'unchanged' && sha && contents[f.path] !== undefined) memory.sameValue.set(f.path, sha);
+      if (f.action === 'unchanged' && sha && contents[f.path] !== undefined)
+        memory.sameValue.set(f.path, sha);
     }
   }
   return { observed, plan, inventory };
 }
 
-async function readInventory(conn: HostConnection, sha: string | undefined, memory: HostMemory, stateRoot: string, req: { timeoutMs: number; signal?: AbortSignal }): Promise<HostInventory> {
+async function readInventory(
+  conn: HostConnection,
+  sha: string | undefined,
+  memory: HostMemory,
+  stateRoot: string,
+  req: { timeoutMs: number; signal?: AbortSignal },
+): Promise<HostInventory> {
   if (!sha) return EMPTY_INVENTORY;
   if (memory.inventory?.sha256 === sha) return memory.inventory.inventory;
   const res = await conn.run(readInventoryScript(stateRoot), req);
-  const inventory = parseInventory(Buffer.from(res.stdout.toString('utf8').trim(), 'base64').toString('utf8'), conn.host.name);
+  const inventory = parseInventory(
+    Buffer.from(res.stdout.toString('utf8').trim(), 'base64').toString('utf8'),
+    conn.host.name,
+  );
   memory.inventory = { sha256: sha, inventory };
   return inventory;
 }
 
-async function runChecks(conn: HostConnection, intent: HostIntent, opts: PassOptions): Promise<CheckOutcome[]> {
+async function runChecks(
+  conn: HostConnection,
+  intent: HostIntent,
+  opts: PassOptions,
+): Promise<CheckOutcome[]> {
   return Promise.all(
     intent.checks.map(async (c) => {
       try {
         const s = await conn.forwardTcp(c.host, c.port, { timeoutMs: c.timeoutMs, signal: opts.signal });
         s.destroy();
-        return { name: c.name, resource: c.resource, ok: true, message: `${c.host}:${c.port} reachable from ${intent.host.name}` };
+        return {
+          name: c.name,
+          resource: c.resource,
+          ok: true,
+          message: `${c.host}:${c.port} reachable from ${intent.host.name}`,
+        };
       } catch (e) {
-        return { name: c.name, resource: c.resource, ok: false, message: `${c.host}:${c.port} not reachable from ${intent.host.name}: ${describeError(e)}` };
+        return {
+          name: c.name,
+          resource: c.resource,
+          ok: false,
+          message: `${c.host}:${c.port} not reachable from ${intent.host.name}: ${describeError(e)}`,
+        };
       }
     }),
   );
@@ -145,22 +188,43 @@ function driftedResources(plan: HostPlan): ResourceOutcome[] {
   const seen = new Map<string, ResourceOutcome>();
   for (const f of plan.files) {
     if (f.action === 'unchanged') continue;
-    seen.set(`${f.resource.kind}/${f.resource.name}`, { kind: f.resource.kind, name: f.resource.name, result: 'drifted', message: `${f.path}: ${f.action}${f.changed.length ? ` (${f.changed.join(', ')})` : ''}` });
+    seen.set(`${f.resource.kind}/${f.resource.name}`, {
+      kind: f.resource.kind,
+      name: f.resource.name,
+      result: 'drifted',
+      message: `${f.path}: ${f.action}${f.changed.length ? ` (${f.changed.join(', ')})` : ''}`,
+    });
   }
   for (const s of plan.services) {
     const k = `${s.resource.kind}/${s.resource.name}`;
-    if (!seen.has(k)) seen.set(k, { kind: s.resource.kind, name: s.resource.name, result: 'drifted', message: `${s.unit}: ${s.actions.join(', ')}` });
+    if (!seen.has(k))
+      seen.set(k, {
+        kind: s.resource.kind,
+        name: s.resource.name,
+        result: 'drifted',
+        message: `${s.unit}: ${s.actions.join(', ')}`,
+      });
   }
   return [...seen.values()];
 }
 
 /** Apply's own verdict per resource, else "applied" when the re-probe found it converged. */
-function mergeResults(drifted: ResourceOutcome[], applied: ResourceOutcome[], after: HostPlan): ResourceOutcome[] {
+function mergeResults(
+  drifted: ResourceOutcome[],
+  applied: ResourceOutcome[],
+  after: HostPlan,
+): ResourceOutcome[] {
   const still = new Set(driftedResources(after).map((r) => `${r.kind}/${r.name}`));
   return drifted.map((d) => {
     const a = applied.find((x) => x.kind === d.kind && x.name === d.name);
     if (a && a.result !== 'applied') return a;
-    if (still.has(`${d.kind}/${d.name}`)) return { ...d, result: 'failed', reason: 'NotConverged', message: `still drifted after apply: ${d.message}` };
+    if (still.has(`${d.kind}/${d.name}`))
+      return {
+        ...d,
+        result: 'failed',
+        reason: 'NotConverged',
+        message: `still drifted after apply: ${d.message}`,
+      };
     return { kind: d.kind, name: d.name, result: a?.result ?? 'applied' };
   });
 }

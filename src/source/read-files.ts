@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One desired-state file as read from disk; `text` is undefined when the file was refused (`refused` says why). */
@@ -37,10 +37,14 @@ export function readDesiredStateFiles(root: string): SourceFile[] {
 
 function readOne(full: string, file: string, size: number): SourceFile {
   if (size > MAX_FILE_BYTES) {
-    return { file, refused: `file is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit for a desired-state file` };
+    return {
+      file,
+      refused: `file is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit for a desired-state file`,
+    };
   }
   const buf = readFileSync(full);
-  if (buf.includes(0)) return { file, refused: 'file contains NUL bytes: binary files are not desired state' };
+  if (buf.includes(0))
+    return { file, refused: 'file contains NUL bytes: binary files are not desired state' };
   const text = buf.toString('utf8');
   if (text.includes('\uFFFD')) return { file, refused: 'file is not valid UTF-8' };
   return { file, text };

@@ -18,15 +18,20 @@ spec:
   path: ${path}
   content: ${JSON.stringify(content)}
 `;
-const status = async (url: string) => (await (await fetch(`${url}/status`)).json()) as {
-  hosts: { host: string; reachable: boolean; lastProbeTime: string }[];
-  desiredState: { valid: boolean };
-  events: { reason: string; host?: string }[];
-};
+const status = async (url: string) =>
+  (await (await fetch(`${url}/status`)).json()) as {
+    hosts: { host: string; reachable: boolean; lastProbeTime: string }[];
+    desiredState: { valid: boolean };
+    events: { reason: string; host?: string }[];
+  };
 
 describe('hostop run (enforce)', () => {
   let daemon: RunningDaemon;
-  const resources = (motd: string) => [file('motd', HOSTS, '/etc/hostop-daemon-test', motd), file('only-12', ['lab-12'], '/etc/hostop-daemon-only', 'x\n')].join('---\n');
+  const resources = (motd: string) =>
+    [
+      file('motd', HOSTS, '/etc/hostop-daemon-test', motd),
+      file('only-12', ['lab-12'], '/etc/hostop-daemon-only', 'x\n'),
+    ].join('---\n');
   const dir = desiredState(HOSTS, resources('v1\n'));
 
   beforeAll(async () => {
@@ -47,10 +52,22 @@ describe('hostop run (enforce)', () => {
 
   it('a desired-state edit reaches the affected host only', async () => {
     const before = await status(daemon.url);
-    const probe = (s: Awaited<ReturnType<typeof status>>, h: string) => s.hosts.find((x) => x.host === h)!.lastProbeTime;
+    const probe = (s: Awaited<ReturnType<typeof status>>, h: string) =>
+      s.hosts.find((x) => x.host === h)!.lastProbeTime;
     // Change only the resource that lab-12 alone has; with the resync at 3 s, check right after convergence.
-    writeFileSync(join(dir, 'resources.yaml'), [file('motd', HOSTS, '/etc/hostop-daemon-test', 'v1\n'), file('only-12', ['lab-12'], '/etc/hostop-daemon-only', 'y\n')].join('---\n'));
-    await waitFor('lab-12 converged', () => sh('lab-12', 'cat /etc/hostop-daemon-only') === 'y\n', 10_000, 100);
+    writeFileSync(
+      join(dir, 'resources.yaml'),
+      [
+        file('motd', HOSTS, '/etc/hostop-daemon-test', 'v1\n'),
+        file('only-12', ['lab-12'], '/etc/hostop-daemon-only', 'y\n'),
+      ].join('---\n'),
+    );
+    await waitFor(
+      'lab-12 converged',
+      () => sh('lab-12', 'cat /etc/hostop-daemon-only') === 'y\n',
+      10_000,
+      100,
+    );
     const after = await status(daemon.url);
     expect(probe(after, 'lab-12')).not.toBe(probe(before, 'lab-12'));
     // The others were not probed for the edit (only the resync tick may have touched them).
@@ -59,23 +76,46 @@ describe('hostop run (enforce)', () => {
   });
 
   it('a file edited by hand is detected at the next resync, restored, and counted as a correction', async () => {
-    const corrections = (await metric(daemon.url, 'hostop_drift_corrections_total', { host: 'lab-13', kind: 'File' })) ?? 0;
+    const corrections =
+      (await metric(daemon.url, 'hostop_drift_corrections_total', { host: 'lab-13', kind: 'File' })) ?? 0;
     sh('lab-13', 'echo tampered > /etc/hostop-daemon-test');
     await waitFor('restored', () => sh('lab-13', 'cat /etc/hostop-daemon-test') === 'v1\n', 15_000, 250);
-    await waitFor('correction counted', async () => ((await metric(daemon.url, 'hostop_drift_corrections_total', { host: 'lab-13', kind: 'File' })) ?? 0) > corrections);
-    expect(await metric(daemon.url, 'hostop_resource_drifted', { host: 'lab-13', kind: 'File', name: 'motd' })).toBe(0);
-    expect((await status(daemon.url)).events.some((e) => e.reason === 'DriftCorrected' && e.host === 'lab-13')).toBe(true);
+    await waitFor(
+      'correction counted',
+      async () =>
+        ((await metric(daemon.url, 'hostop_drift_corrections_total', { host: 'lab-13', kind: 'File' })) ??
+          0) > corrections,
+    );
+    expect(
+      await metric(daemon.url, 'hostop_resource_drifted', { host: 'lab-13', kind: 'File', name: 'motd' }),
+    ).toBe(0);
+    expect(
+      (await status(daemon.url)).events.some((e) => e.reason === 'DriftCorrected' && e.host === 'lab-13'),
+    ).toBe(true);
   });
 
   it('a broken YAML commit: desired state invalid, hosts untouched; the fix resumes convergence', async () => {
     writeFileSync(join(dir, 'resources.yaml'), `${resources('v2\n')}\n  broken: [unclosed\n`);
-    await waitFor('invalid', async () => (await metric(daemon.url, 'hostop_desired_state_valid')) === 0, 10_000);
+    await waitFor(
+      'invalid',
+      async () => (await metric(daemon.url, 'hostop_desired_state_valid')) === 0,
+      10_000,
+    );
     await new Promise((r) => setTimeout(r, 4000)); // a resync passes with the broken file in place
     for (const h of HOSTS) expect(sh(h, 'cat /etc/hostop-daemon-test')).toBe('v1\n');
     expect((await status(daemon.url)).desiredState.valid).toBe(false);
     writeDesiredState(dir, HOSTS, resources('v2\n'));
-    await waitFor('valid again', async () => (await metric(daemon.url, 'hostop_desired_state_valid')) === 1, 10_000);
-    await waitFor('v2 everywhere', () => HOSTS.every((h) => sh(h, 'cat /etc/hostop-daemon-test') === 'v2\n'), 15_000, 250);
+    await waitFor(
+      'valid again',
+      async () => (await metric(daemon.url, 'hostop_desired_state_valid')) === 1,
+      10_000,
+    );
+    await waitFor(
+      'v2 everywhere',
+      () => HOSTS.every((h) => sh(h, 'cat /etc/hostop-daemon-test') === 'v2\n'),
+      15_000,
+      250,
+    );
   });
 });
 
@@ -86,9 +126,20 @@ describe('hostop run (detect)', () => {
     const d = await startDaemon(dir, ['--mode', 'detect', '--resync', '2s']);
     try {
       await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200);
-      expect(await metric(d.url, 'hostop_resource_drifted', { host: 'lab-14', kind: 'File', name: 'detect' })).toBe(0);
+      expect(
+        await metric(d.url, 'hostop_resource_drifted', { host: 'lab-14', kind: 'File', name: 'detect' }),
+      ).toBe(0);
       sh('lab-14', 'echo tampered > /etc/hostop-detect-test');
-      await waitFor('drifted', async () => (await metric(d.url, 'hostop_resource_drifted', { host: 'lab-14', kind: 'File', name: 'detect' })) === 1, 10_000);
+      await waitFor(
+        'drifted',
+        async () =>
+          (await metric(d.url, 'hostop_resource_drifted', {
+            host: 'lab-14',
+            kind: 'File',
+            name: 'detect',
+          })) === 1,
+        10_000,
+      );
       await new Promise((r) => setTimeout(r, 2500));
       expect(sh('lab-14', 'cat /etc/hostop-detect-test')).toBe('tampered\n');
       expect(await metric(d.url, 'hostop_reconcile_total', { result: 'drifted' })).toBeGreaterThan(0);
@@ -102,17 +153,39 @@ describe('hostop run: a host going down', () => {
   it('marks it down, backs off, keeps the others going, and converges it when it is back', async () => {
     const veth = `hostopv${labHost('lab-15').address.split('.').pop()}`;
     for (const h of ['lab-11', 'lab-15']) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-down-test');
-    const dir = desiredState(['lab-11', 'lab-15'], file('down', ['lab-11', 'lab-15'], '/etc/hostop-down-test', 'a\n'));
+    const dir = desiredState(
+      ['lab-11', 'lab-15'],
+      file('down', ['lab-11', 'lab-15'], '/etc/hostop-down-test', 'a\n'),
+    );
     const d = await startDaemon(dir, ['--resync', '2s', '--probe-timeout', '4s']);
     try {
       await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200);
       execFileSync('ip', ['link', 'set', veth, 'down']);
-      writeDesiredState(dir, ['lab-11', 'lab-15'], file('down', ['lab-11', 'lab-15'], '/etc/hostop-down-test', 'b\n'));
-      await waitFor('lab-15 down', async () => (await metric(d.url, 'hostop_host_up', { host: 'lab-15' })) === 0, 40_000);
-      await waitFor('lab-11 converged meanwhile', () => sh('lab-11', 'cat /etc/hostop-down-test') === 'b\n', 10_000);
-      expect(d.logs.some((l) => l.msg === 'pass failed; retrying with backoff' && l.host === 'lab-15')).toBe(true);
+      writeDesiredState(
+        dir,
+        ['lab-11', 'lab-15'],
+        file('down', ['lab-11', 'lab-15'], '/etc/hostop-down-test', 'b\n'),
+      );
+      await waitFor(
+        'lab-15 down',
+        async () => (await metric(d.url, 'hostop_host_up', { host: 'lab-15' })) === 0,
+        40_000,
+      );
+      await waitFor(
+        'lab-11 converged meanwhile',
+        () => sh('lab-11', 'cat /etc/hostop-down-test') === 'b\n',
+        10_000,
+      );
+      expect(d.logs.some((l) => l.msg === 'pass failed; retrying with backoff' && l.host === 'lab-15')).toBe(
+        true,
+      );
       execFileSync('ip', ['link', 'set', veth, 'up']);
-      await waitFor('lab-15 back up', async () => (await metric(d.url, 'hostop_host_up', { host: 'lab-15' })) === 1, 60_000, 500);
+      await waitFor(
+        'lab-15 back up',
+        async () => (await metric(d.url, 'hostop_host_up', { host: 'lab-15' })) === 1,
+        60_000,
+        500,
+      );
       await waitFor('lab-15 converged', () => sh('lab-15', 'cat /etc/hostop-down-test') === 'b\n', 20_000);
     } finally {
       execFileSync('ip', ['link', 'set', veth, 'up']);

@@ -15,7 +15,11 @@ export interface RunningDaemon {
 }
 
 /** Starts `hostop run DIR` on a free loopback port with its own state dir; resolves once it listens. */
-export async function startDaemon(dir: string, args: string[] = [], stateDir = mkdtempSync(join(tmpdir(), 'hostop-state-'))): Promise<RunningDaemon> {
+export async function startDaemon(
+  dir: string,
+  args: string[] = [],
+  stateDir = mkdtempSync(join(tmpdir(), 'hostop-state-')),
+): Promise<RunningDaemon> {
   const proc = startHostop(['run', dir, '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...args]);
   const logs: Record<string, unknown>[] = [];
   let buf = '';
@@ -59,17 +63,27 @@ export async function startDaemon(dir: string, args: string[] = [], stateDir = m
 }
 
 /** The value of one series from the daemon's /metrics, or undefined when absent. */
-export async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+export async function metric(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const text = await (await fetch(`${url}/metrics`)).text();
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
 
 /** Polls `check` until it returns truthy or the deadline passes (then throws with the last value). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < until) {

@@ -20,7 +20,14 @@ export function hostDocs(hosts: (string | HostRef)[]): string {
         apiVersion: 'hostop.dev/v1alpha1',
         kind: 'Host',
         metadata: { name: h.name, labels: h.labels },
-        spec: { address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, identityFile: h.identityFile, privilege: h.privilege },
+        spec: {
+          address: h.address,
+          port: h.port,
+          user: h.user,
+          hostKey: h.hostKey,
+          identityFile: h.identityFile,
+          privilege: h.privilege,
+        },
       }),
     )
     .join('---\n');
@@ -47,7 +54,11 @@ export interface CliResult {
 
 /** Runs the hostop CLI to completion (argv, no shell). */
 export function hostop(args: string[], timeoutMs = 120_000): CliResult {
-  const r = spawnSync(process.execPath, [HOSTOP_BIN, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [HOSTOP_BIN, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

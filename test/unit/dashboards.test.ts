@@ -251,8 +251,8 @@ describe('desired-state/grafana-dashboards.yaml', () => {
     }
   });
 
-  it('is byte-for-byte what scripts/sync-dashboards.ts writes (its --check passes)', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/sync-dashboards.ts', '--check'], {
+  it('is byte-for-byte what scripts/sync-manifests.ts writes (its --check passes)', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/sync-manifests.ts', '--check'], {
       cwd: root,
       encoding: 'utf8',
       timeout: 60_000,
