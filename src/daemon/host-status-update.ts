@@ -6,7 +6,8 @@ import type { StatusStore } from './status-store.js';
 /** Every resource that renders something onto the host (files, services, checks), unique, sorted. */
 export function resourcesOf(intent: HostIntent): ResourceRef[] {
   const seen = new Map<string, ResourceRef>();
-  for (const r of [...intent.files, ...intent.services, ...intent.checks].map((x) => x.resource)) seen.set(`${r.kind}/${r.name}`, r);
+  for (const r of [...intent.files, ...intent.services, ...intent.checks].map((x) => x.resource))
+    seen.set(`${r.kind}/${r.name}`, r);
   return [...seen.values()].sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
 }
 
@@ -33,25 +34,52 @@ export function recordOutcome(
   const wasReachable = status.snapshot().hosts.find((h) => h.host === host)?.reachable;
   metrics.recordProbe(host, reachable);
   metrics.setHostKeyMismatch(host, o.error?.code === 'HostKeyMismatch');
-  status.recordHostProbe(host, { reachable, error: o.error && { code: o.error.code, message: o.error.message } });
+  status.recordHostProbe(host, {
+    reachable,
+    error: o.error && { code: o.error.code, message: o.error.message },
+  });
   if (!reachable && wasReachable !== false) {
-    status.recordEvent({ type: 'Warning', reason: o.error?.code === 'HostKeyMismatch' ? 'HostKeyMismatch' : 'HostUnreachable', host, message: o.error?.message ?? 'unreachable' });
+    status.recordEvent({
+      type: 'Warning',
+      reason: o.error?.code === 'HostKeyMismatch' ? 'HostKeyMismatch' : 'HostUnreachable',
+      host,
+      message: o.error?.message ?? 'unreachable',
+    });
   } else if (reachable && wasReachable === false) {
-    status.recordEvent({ type: 'Normal', reason: 'HostReachable', host, message: `${host} is reachable again` });
+    status.recordEvent({
+      type: 'Normal',
+      reason: 'HostReachable',
+      host,
+      message: `${host} is reachable again`,
+    });
   }
   metrics.recordReconcile(reconcileResult(o), o.durationMs / 1000);
 
   for (const ref of resourcesOf(intent)) {
     const key = { host, kind: ref.kind, name: ref.name };
-    const r: ResourceOutcome | undefined = o.resources.find((x) => x.kind === ref.kind && x.name === ref.name);
-    const cond = (type: 'Ready' | 'Drifted' | 'Stalled', st: 'True' | 'False' | 'Unknown', reason: string, message: string) =>
-      status.setCondition(key, { type, status: st, reason, message, observedRevision: ctx.revision });
+    const r: ResourceOutcome | undefined = o.resources.find(
+      (x) => x.kind === ref.kind && x.name === ref.name,
+    );
+    const cond = (
+      type: 'Ready' | 'Drifted' | 'Stalled',
+      st: 'True' | 'False' | 'Unknown',
+      reason: string,
+      message: string,
+    ) => status.setCondition(key, { type, status: st, reason, message, observedRevision: ctx.revision });
     if (!reachable || o.status === 'failed') {
-      cond('Ready', 'Unknown', o.error?.code ?? 'Unknown', o.error?.message ?? 'host could not be reconciled');
+      cond(
+        'Ready',
+        'Unknown',
+        o.error?.code ?? 'Unknown',
+        o.error?.message ?? 'host could not be reconciled',
+      );
       continue;
     }
-    const event = (type: 'Normal' | 'Warning', reason: Parameters<StatusStore['recordEvent']>[0]['reason'], message: string) =>
-      status.recordEvent({ type, reason, host, kind: ref.kind, name: ref.name, message });
+    const event = (
+      type: 'Normal' | 'Warning',
+      reason: Parameters<StatusStore['recordEvent']>[0]['reason'],
+      message: string,
+    ) => status.recordEvent({ type, reason, host, kind: ref.kind, name: ref.name, message });
     if (!r || r.result === 'unchanged') {
       metrics.setDrifted(host, ref.kind, ref.name, false);
       cond('Drifted', 'False', 'InSync', 'observed as desired');
@@ -80,7 +108,12 @@ export function recordOutcome(
     metrics.setDrifted(host, ref.kind, ref.name, true);
     metrics.recordApplyFailure(host, ref.kind, r.reason ?? 'Other');
     if (r.result === 'rolled-back') metrics.recordRollback(host, ref.kind);
-    const reason = r.result === 'rolled-back' ? 'RolledBack' : r.result === 'validation-failed' ? 'ValidationFailed' : 'ApplyFailed';
+    const reason =
+      r.result === 'rolled-back'
+        ? 'RolledBack'
+        : r.result === 'validation-failed'
+          ? 'ValidationFailed'
+          : 'ApplyFailed';
     cond('Ready', 'False', reason, r.message ?? reason);
     cond('Stalled', 'True', reason, `${r.message ?? reason}; retried when the desired state changes`);
     event('Warning', reason, r.message ?? reason);
