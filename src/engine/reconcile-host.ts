@@ -88,7 +88,7 @@ export async function reconcileHost(
       checks: [],
       error: {
         code: err?.code ?? 'Error',
-        message: maskSecrets(describeError(e)),
+        message: maskSecrets(err ? err.message : describeError(e)),
         retryable: err?.retryable ?? true,
       },
       durationMs: Date.now() - started,
