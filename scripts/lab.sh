@@ -18,13 +18,15 @@ LAB_LIB="$REPO_ROOT/scripts/lab"
 source "$LAB_LIB/common.sh"
 # shellcheck source=lab/template.sh
 source "$LAB_LIB/template.sh"
+# shellcheck source=lab/cgroups.sh
+source "$LAB_LIB/cgroups.sh"
 # shellcheck source=lab/hosts.sh
 source "$LAB_LIB/hosts.sh"
 # shellcheck source=lab/outputs.sh
 source "$LAB_LIB/outputs.sh"
 
 BOOT_WINDOW=8 # hosts booting at once
-HALT_DEADLINE=90
+HALT_DEADLINE=30 # seconds for a clean halt before SIGKILL (a halt takes ~1 s)
 
 usage() {
   sed -n '5,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -199,9 +201,10 @@ cmd_check_clean() {
   done
   while read -r line; do left+=("mount $line"); done < <(awk -v d="$HOSTS_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo)
   while read -r line; do left+=("netns $line"); done < <(ip netns list | awk '$1 ~ /^hostop-/ { print $1 }')
+  while read -r line; do left+=("cgroup $line ($(find "$line" -name cgroup.procs -exec cat {} + | wc -l) processes)"); done < <(leftover_cgroups)
   while read -r line; do left+=("link $line"); done < <(ip -o link show | awk -F': ' -v br="$BRIDGE" '$2 == br || $2 ~ /^hostopv[0-9]+(@|$)/ { sub(/@.*/, "", $2); print $2 }')
   if ((${#left[@]} == 0)); then
-    echo "clean: no lab process, mount, namespace or link remains"
+    echo "clean: no lab process, mount, namespace, cgroup or link remains"
     return 0
   fi
   printf 'left over: %s\n' "${left[@]}"

@@ -3,6 +3,7 @@
 # .lab/state records everything the lab created, one resource a line, so `down` removes exactly that:
 #   bridge   -    hostopbr0
 #   template -    /var/cache/hostop-lab/template-HASH
+#   cgroup   NAME /sys/fs/cgroup/systemd/hostop-lab/NAME   (one per tracking hierarchy, see cgroups.sh)
 #   netns    NAME hostop-NAME
 #   link     NAME hostopvOCTET
 #   mount    NAME /var/lib/hostop-lab/hosts/NAME/merged

@@ -60,44 +60,50 @@ launch_host() {
   record mount "$name" "$dir/merged"
   personalize "$name" "$dir/merged" "$pub"
 
+  # Own cgroups first (see cgroups.sh): the subshell joins them, then becomes nspawn by exec (same PID).
   # --register=no --keep-unit: the machine has no systemd/machined to register with. 9>&-: the host
   # must not inherit lab.sh's lock.
-  setsid systemd-nspawn --boot --directory="$dir/merged" --machine="$name" --register=no --keep-unit \
-    --link-journal=no --network-namespace-path="/run/netns/$ns" --console=pipe \
-    >"$dir/console.log" 2>&1 </dev/null 9>&- &
+  local -a cgroups
+  mapfile -t cgroups < <(make_host_cgroups "$name")
+  (
+    for cg in "${cgroups[@]}"; do echo "$BASHPID" >"$cg/cgroup.procs"; done
+    exec setsid systemd-nspawn --boot --directory="$dir/merged" --machine="$name" --register=no --keep-unit \
+      --link-journal=no --network-namespace-path="/run/netns/$ns" --console=pipe
+  ) >"$dir/console.log" 2>&1 </dev/null 9>&- &
   record pid "$name" "$!"
 }
 
-# Stops host NAME: SIGTERM its recorded nspawn (a clean halt), SIGKILL after DEADLINE seconds, then
-# unmount, delete namespace and veth, forget it. Several hosts are stopped together by stop_hosts.
+# Stops hosts: SIGTERM each recorded nspawn (a clean halt), after DEADLINE seconds SIGKILL whatever of
+# the host is left (its cgroup's members), then unmount, delete namespace, veth and cgroups, forget it.
+# Args: DEADLINE NAME...
 stop_hosts() {
   local deadline=$1 name pid
   shift
-  local -a pids=()
   for name in "$@"; do
     for pid in $(records pid "$name"); do
-      if is_lab_pid "$pid" "$name"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        pids+=("$pid:$name")
-      fi
+      is_lab_pid "$pid" "$name" && { kill -TERM "$pid" 2>/dev/null || true; }
     done
   done
-  local until=$(($(date +%s) + deadline)) entry alive
+  local until=$(($(date +%s) + deadline)) killed=0
+  local -a alive
   while :; do
     alive=()
-    for entry in "${pids[@]}"; do
-      is_lab_pid "${entry%%:*}" "${entry#*:}" && alive+=("$entry")
+    for name in "$@"; do
+      [[ -z $(host_pids "$name") ]] || alive+=("$name")
     done
     ((${#alive[@]} == 0)) && break
     if (($(date +%s) >= until)); then
-      log "killing ${#alive[@]} host(s) that did not halt within ${deadline}s: ${alive[*]#*:} (console logs kept in $LAB_OUT/logs)"
+      ((killed == 0)) || die "host(s) survived SIGKILL: ${alive[*]}"
+      log "killing ${#alive[@]} host(s) that did not halt within ${deadline}s: ${alive[*]} (logs in $LAB_OUT/logs)"
       mkdir -p "$LAB_OUT/logs"
-      for entry in "${alive[@]}"; do
-        cp "$HOSTS_DIR/${entry#*:}/console.log" "$LAB_OUT/logs/${entry#*:}.console.log" 2>/dev/null || true
-        kill -KILL "${entry%%:*}" 2>/dev/null || true
+      for name in "${alive[@]}"; do
+        cp "$HOSTS_DIR/$name/console.log" "$LAB_OUT/logs/$name.console.log" 2>/dev/null || true
+        ps -o pid,stat,wchan:24,args -p "$(host_pids "$name" | paste -sd,)" >"$LAB_OUT/logs/$name.ps" 2>&1 || true
+        # shellcheck disable=SC2046 # one word per PID
+        kill -KILL $(host_pids "$name") 2>/dev/null || true
       done
-      until=$(($(date +%s) + 10))
-      deadline=10
+      killed=1
+      until=$(($(date +%s) + 15))
     fi
     sleep 0.3
   done
@@ -112,6 +118,7 @@ stop_hosts() {
     for ns in $(records netns "$name"); do
       ip netns del "$ns" 2>/dev/null || true
     done
+    remove_host_cgroups "$name"
     rm -rf "/run/systemd/nspawn/propagate/$name" "${HOSTS_DIR:?}/$name"
     forget_host "$name"
   done
