@@ -131,8 +131,10 @@ def otelcol_problem(path):
             return f'service::pipelines::{pname}: must be a mapping'
         for section in ('receivers', 'processors', 'exporters'):
             declared = doc.get(section) or {}
+            # A connector is an exporter of one pipeline and a receiver of another.
+            connectors = doc.get('connectors') or {} if section != 'processors' else {}
             for ref in pipeline.get(section) or []:
-                if not isinstance(declared, dict) or ref not in declared:
+                if not (isinstance(declared, dict) and ref in declared) and not (isinstance(connectors, dict) and ref in connectors):
                     return f'service::pipelines::{pname}: references {section[:-1]} "{ref}" which is not configured'
     return None
 
