@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { HostopError, TransportError } from '../core/errors.js';
 import type { HostRef } from '../core/model.js';
@@ -51,6 +52,8 @@ export class ConnectionPool {
 
   constructor(opts: Partial<PoolOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts };
+    // Every connect in progress listens on it: one per host, not a leak.
+    setMaxListeners(0, this.closing.signal);
   }
 
   /**

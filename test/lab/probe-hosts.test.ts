@@ -107,6 +107,7 @@ describe('probe on real hosts', () => {
     for (const [i, host] of HOSTS.entries()) {
       const seen = observed[i];
       const truth = witness(host);
+      expect(truth.size).toBe(NAMES.length + 3); // + sub dir, link, dangling
       expect(seen?.host).toBe(host);
       expect(seen?.facts).toEqual({ hostname: host, os: 'Debian GNU/Linux 12 (bookworm)', systemd: true });
       for (const p of paths) {
