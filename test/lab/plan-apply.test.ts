@@ -102,7 +102,7 @@ spec:
     const apply = hostop(['apply', bad]);
     expect(apply.code).toBe(1);
     expect(apply.stdout).toContain('validation-failed');
-    expect(apply.stdout).toMatch(/service\.pipelines/);
+    expect(apply.stdout).toMatch(/service::pipelines/);
     expect(sh('lab-08', 'sha256sum /etc/otelcol-contrib/config.yaml')).toBe(before);
     expect(mainPid('lab-08', 'otelcol-contrib')).toBe(pid);
     expect(sh('lab-08', 'ls -a /etc/otelcol-contrib')).not.toContain('hostop-new');
