@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { parse as parseYaml } from 'yaml';
-import { maskSecrets } from './mask.js';
 import type {
   CheckIntent,
   FileIntent,
@@ -11,6 +10,7 @@ import type {
   ResourceRef,
   ServiceIntent,
 } from './model.js';
+import { redactText } from './redact.js';
 
 /**
  * Pure diff of one host: desired intent against what the probe observed. Plain data, in the spirit of Flux's
@@ -162,7 +162,7 @@ function unified(path: string, before: string, after: string, secrets: readonly 
     .split('\n')
     .filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l))
     .join('\n');
-  return maskSecrets(body, secrets);
+  return redactText(body, secrets);
 }
 
 /**

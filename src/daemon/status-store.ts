@@ -1,5 +1,5 @@
 import { describeError } from '../core/errors.js';
-import { redactText } from '../observe/redact.js';
+import { redactText } from '../core/redact.js';
 import { type Clock, type TimerHandle, systemClock } from './clock.js';
 import { type Condition, type ConditionUpdate, setCondition } from './conditions.js';
 import {

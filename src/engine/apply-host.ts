@@ -15,8 +15,8 @@ import {
 import { type HostInventory, serializeInventory } from '../apply/host-inventory.js';
 import { type FileChange, type HostPlan, rewritesContent } from '../core/diff.js';
 import { ApplyError } from '../core/errors.js';
-import { maskSecrets } from '../core/mask.js';
 import type { HostIntent, ServiceIntent } from '../core/model.js';
+import { redactText } from '../core/redact.js';
 import type { HostConnection } from '../ssh/host-connection.js';
 import { quoteArg } from '../ssh/quote.js';
 import { waitHealthy } from './health.js';
@@ -81,7 +81,7 @@ export async function applyPlan(
       note(f.resource, {
         result: 'failed',
         reason: 'StageFailed',
-        message: maskSecrets(`could not write ${f.path}: ${r.output.trim()}`, secrets),
+        message: redactText(`could not write ${f.path}: ${r.output.trim()}`, secrets),
       });
     } else if (r.validatorCode !== undefined && r.validatorCode !== 0) {
       failedResources.add(key(f.resource));
@@ -92,7 +92,7 @@ export async function applyPlan(
       note(f.resource, {
         result: 'validation-failed',
         reason: 'ValidationFailed',
-        message: maskSecrets(`${f.path}: ${why}: ${r.output.trim()}`, secrets),
+        message: redactText(`${f.path}: ${why}: ${r.output.trim()}`, secrets),
       });
     }
   });

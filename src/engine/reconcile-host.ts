@@ -2,8 +2,8 @@ import { DEFAULT_STATE_ROOT, readInventoryScript } from '../apply/apply-scripts.
 import { EMPTY_INVENTORY, type HostInventory, parseInventory } from '../apply/host-inventory.js';
 import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
-import { maskSecrets } from '../core/mask.js';
 import type { HostIntent, ObservedHost } from '../core/model.js';
+import { redactText } from '../core/redact.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import type { HostConnection } from '../ssh/host-connection.js';
@@ -88,7 +88,7 @@ export async function reconcileHost(
       checks: [],
       error: {
         code: err?.code ?? 'Error',
-        message: maskSecrets(err ? err.message : describeError(e)),
+        message: redactText(err ? err.message : describeError(e), []),
         retryable: err?.retryable ?? true,
       },
       durationMs: Date.now() - started,

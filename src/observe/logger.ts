@@ -1,6 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { MASK, redactText } from './redact.js';
+import { MASK, redactText } from '../core/redact.js';
 
 export type { Logger } from 'pino';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { redactText } from '../../../src/observe/redact.js';
+import { redactText } from '../../../src/core/redact.js';
 
 describe('redactText', () => {
   it.each([
