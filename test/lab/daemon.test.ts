@@ -197,7 +197,8 @@ describe('hostop run: a host going down', () => {
 describe('hostop run: SIGTERM during a rollout', () => {
   it('finishes in-flight hosts, starts no new ones, exits 0, and leaves no half-applied host', async () => {
     const hosts = ['lab-32', 'lab-33', 'lab-34', 'lab-35'];
-    for (const h of hosts) sh(h, 'rm -rf /var/lib/hostop; echo old > /etc/hostop-sigterm-a; echo old > /etc/hostop-sigterm-b');
+    for (const h of hosts)
+      sh(h, 'rm -rf /var/lib/hostop; echo old > /etc/hostop-sigterm-a; echo old > /etc/hostop-sigterm-b');
     // Two files per host, each validated by a slow validator: a host's apply takes ~3 s, two hosts at a time.
     const slow = (name: string, path: string) => `
 apiVersion: hostop.dev/v1alpha1
@@ -209,7 +210,10 @@ spec:
   content: "new\\n"
   validate: { argv: [/bin/sh, -c, "sleep 3; grep -q new \\"$1\\"", v, "{}"], timeoutSeconds: 20 }
 `;
-    const dir = desiredState(hosts, `${slow('a', '/etc/hostop-sigterm-a')}---\n${slow('b', '/etc/hostop-sigterm-b')}`);
+    const dir = desiredState(
+      hosts,
+      `${slow('a', '/etc/hostop-sigterm-a')}---\n${slow('b', '/etc/hostop-sigterm-b')}`,
+    );
     const d = await startDaemon(dir, ['--concurrency', '2', '--resync', '1h', '--shutdown-grace', '30s']);
     await new Promise((r) => setTimeout(r, 1500)); // the first two hosts are mid-apply (in their validators)
     const code = await d.stop('SIGTERM');
@@ -219,7 +223,9 @@ spec:
       const a = sh(h, 'cat /etc/hostop-sigterm-a');
       const b = sh(h, 'cat /etc/hostop-sigterm-b');
       // Per host: both files old (never started) or both new (finished) — never one of each, never torn.
-      expect([a, b]).toSatisfy(([x, y]: string[]) => (x === 'old\n' && y === 'old\n') || (x === 'new\n' && y === 'new\n'));
+      expect([a, b]).toSatisfy(
+        ([x, y]: string[]) => (x === 'old\n' && y === 'old\n') || (x === 'new\n' && y === 'new\n'),
+      );
       if (a === 'new\n') converged++;
       expect(sh(h, 'ls -a /etc')).not.toContain('hostop-new');
     }

@@ -34,7 +34,8 @@ describe('drift alert through a real Prometheus', () => {
   let promUrl: string;
   const alerts = async (): Promise<Alert[]> =>
     ((await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } }).data.alerts;
-  const drift = async () => (await alerts()).find((a) => a.labels.alertname === 'HostopDriftPersists' && a.labels.host === HOST);
+  const drift = async () =>
+    (await alerts()).find((a) => a.labels.alertname === 'HostopDriftPersists' && a.labels.host === HOST);
 
   beforeAll(async () => {
     labSsh(HOST, `rm -rf /var/lib/hostop; echo good > ${PATH}`);
@@ -55,10 +56,18 @@ describe('drift alert through a real Prometheus', () => {
     promUrl = `http://127.0.0.1:${port}`;
     prom = spawn(
       'prometheus',
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
       { stdio: 'ignore' },
     );
-    await waitFor('prometheus ready', async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.status === 200, 30_000);
+    await waitFor(
+      'prometheus ready',
+      async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.status === 200,
+      30_000,
+    );
   });
 
   afterAll(async () => {
@@ -67,14 +76,26 @@ describe('drift alert through a real Prometheus', () => {
   });
 
   it('fires HostopDriftPersists for a tampered file in detect mode and resolves after the fix', async () => {
-    await waitFor('hostop scraped', async () => {
-      const r = (await (await fetch(`${promUrl}/api/v1/query?query=up{job="hostop"}`)).json()) as { data: { result: { value: [number, string] }[] } };
-      return r.data.result[0]?.value[1] === '1';
-    }, 30_000);
+    await waitFor(
+      'hostop scraped',
+      async () => {
+        const r = (await (await fetch(`${promUrl}/api/v1/query?query=up{job="hostop"}`)).json()) as {
+          data: { result: { value: [number, string] }[] };
+        };
+        return r.data.result[0]?.value[1] === '1';
+      },
+      30_000,
+    );
     expect(await drift()).toBeUndefined();
 
     labSsh(HOST, `echo tampered > ${PATH}`);
-    await waitFor('drift gauge', async () => (await metric(daemon.url, 'hostop_resource_drifted', { host: HOST, kind: 'File', name: 'e2e' })) === 1, 15_000);
+    await waitFor(
+      'drift gauge',
+      async () =>
+        (await metric(daemon.url, 'hostop_resource_drifted', { host: HOST, kind: 'File', name: 'e2e' })) ===
+        1,
+      15_000,
+    );
     const pending = await waitFor('pending', async () => (await drift())?.state, 15_000, 250);
     expect(['pending', 'firing']).toContain(pending);
     const firing = await waitFor('firing', async () => (await drift())?.state === 'firing', 30_000, 250);
