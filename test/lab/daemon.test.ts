@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
-import { desiredState, writeDesiredState } from '../support/fleet.js';
+import { desiredState, hostop, writeDesiredState } from '../support/fleet.js';
 import { labHost, labSsh } from '../support/lab.js';
 
 // The long-running reconciler against real lab hosts (lab-11 … lab-15 belong to this file).
@@ -94,6 +94,15 @@ describe('hostop run (enforce)', () => {
     ).toBe(true);
   });
 
+  it('hostop status shows conditions per host and resource from the running daemon', () => {
+    const r = hostop(['status', '--url', daemon.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Desired state: valid/);
+    expect(r.stdout).toMatch(/lab-12\s+File\s+only-12\s+True\s+False\s+Converged/);
+    expect(r.stdout).toContain('Hosts: 3/3 reachable');
+    expect(r.stdout).toContain('DriftCorrected');
+  });
+
   it('a broken YAML commit: desired state invalid, hosts untouched; the fix resumes convergence', async () => {
     writeFileSync(join(dir, 'resources.yaml'), `${resources('v2\n')}\n  broken: [unclosed\n`);
     await waitFor(
@@ -146,6 +155,11 @@ describe('hostop run (detect)', () => {
     } finally {
       expect(await d.stop()).toBe(0);
     }
+    // The status survives the daemon: read offline from its state directory.
+    const r = hostop(['status', '--state-dir', d.stateDir, '-o', 'json']);
+    const snap = JSON.parse(r.stdout) as { resources: { host: string; conditions: { type: string; status: string }[] }[] };
+    const drifted = snap.resources.find((x) => x.host === 'lab-14')!.conditions.find((c) => c.type === 'Drifted');
+    expect(drifted?.status).toBe('True');
   });
 });
 
