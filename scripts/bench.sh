@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# npm run bench: hostop against Ansible on the same lab hosts, side by side in one run.
+# Installs Ansible (Debian package) if missing, builds hostop, brings the lab up to the hosts the benchmark
+# needs (never down: other suites may be using it), runs scripts/bench/main.ts, which prints Markdown tables on
+# stdout and rewrites BENCHMARKS.md (keeping its hand-written preamble). Knobs: scripts/bench/config.ts
+# (BENCH_* environment variables). Method: docs/BENCHMARKS-METHOD.md.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_ROOT"
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# Hosts the lab must have: the biggest size asked for (default 150 for the scaling table).
+max_hosts() {
+  local n max=${BENCH_BASE_HOSTS:-100}
+  for n in ${BENCH_SIZES-10,50,100} ${BENCH_SCALE_SIZES-150} ${BENCH_DRIFT_HOSTS:-50} ${BENCH_FLOOR_HOSTS:-50}; do
+    for n in ${n//,/ }; do ((n > max)) && max=$n; done
+  done
+  echo "$max"
+}
+
+if [[ ${BENCH_NO_ANSIBLE:-} != 1 ]] && ! command -v ansible-playbook >/dev/null; then
+  log "installing Ansible (Debian package)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q ansible >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q ansible >/dev/null; }
+fi
+command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
+
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+log "building hostop"
+npm run -s build
+
+HOSTS=$(max_hosts)
+# The lab is shared: `up` only adds missing hosts (running ones keep running). If hosts.yaml already lists
+# enough hosts that all answer, leave the lab alone.
+have=$( [[ -f .lab/hosts.yaml ]] && grep -c '^kind: Host' .lab/hosts.yaml || echo 0)
+if ((have < HOSTS)) || bash scripts/lab.sh status | grep -q DOWN; then
+  ((have > HOSTS)) && HOSTS=$have # never shrink a lab others may be using
+  log "lab up --hosts $HOSTS"
+  bash scripts/lab.sh up --hosts "$HOSTS"
+fi
+
+log "running the benchmark (about 20 minutes)"
+exec timeout --foreground -k 30 45m npx tsx scripts/bench/main.ts
