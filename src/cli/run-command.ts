@@ -1,13 +1,3 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { Reconciler } from '../daemon/reconciler.js';
-import { createFileStatusPersistence } from '../daemon/status-file.js';
-import { StatusStore } from '../daemon/status-store.js';
-import { startHttpServer } from '../observe/http-server.js';
-import { createLogger } from '../observe/logger.js';
-import { createMetrics } from '../observe/metrics.js';
-import { watchPaths } from '../source/watch-dir.js';
-import { ConnectionPool } from '../ssh/connection-pool.js';
 import { type CommandSpec, UsageError, parseDuration, parsePositiveInt } from './args.js';
 
 /** `hostop run`: the daemon. This function is its composition root: every adapter is created and wired here. */
@@ -52,106 +42,23 @@ export const runCommand: CommandSpec = {
     const mode = (values.mode as string | undefined) ?? 'enforce';
     if (mode !== 'enforce' && mode !== 'detect')
       throw new UsageError(`--mode: expected enforce or detect, got ${JSON.stringify(mode)}`);
-    const resyncMs = parseDuration(String(values.resync ?? '60s'), '--resync');
-    const concurrency = values.concurrency ? parsePositiveInt(values.concurrency, '--concurrency') : 32;
-    const graceMs = parseDuration(String(values['shutdown-grace'] ?? '60s'), '--shutdown-grace');
-    const token = values['http-token-file']
-      ? readFileSync(String(values['http-token-file']), 'utf8').trim()
-      : undefined;
-    const stateDir = (values['state-dir'] as string | undefined) ?? '/var/lib/hostop';
-    const probeTimeoutMs = parseDuration(String(values['probe-timeout'] ?? '30s'), '--probe-timeout');
-
-    const status = new StatusStore({ persistence: createFileStatusPersistence(stateDir) });
-    // The logger masks the secrets of the snapshot in force, which only the reconciler (created below) knows.
-    const secrets: { of?: Reconciler } = {};
-    const log = createLogger({
-      level: values['log-level'] as string | undefined,
-      knownSecrets: () => secrets.of?.secrets() ?? [],
-    });
-    const loadedStatus = await status.load();
-    if (loadedStatus.state === 'corrupt' || loadedStatus.state === 'unreadable')
-      log.warn({ status: loadedStatus }, 'previous status could not be used; starting empty');
-    const metrics = createMetrics();
-    const pool = new ConnectionPool();
-    const reconciler = new Reconciler({
+    const options = {
       dir,
-      inventory: values.inventory as string | undefined,
       mode,
-      prune: !values['no-prune'],
-      resyncMs,
-      concurrency,
-      probeTimeoutMs,
-      pool,
-      metrics,
-      status,
-      log,
-    });
-    const http = await startHttpServer({
+      inventory: values.inventory as string | undefined,
+      resyncMs: parseDuration(String(values.resync ?? '60s'), '--resync'),
+      concurrency: values.concurrency ? parsePositiveInt(values.concurrency, '--concurrency') : 32,
+      graceMs: parseDuration(String(values['shutdown-grace'] ?? '60s'), '--shutdown-grace'),
+      probeTimeoutMs: parseDuration(String(values['probe-timeout'] ?? '30s'), '--probe-timeout'),
+      gitPullMs: values['git-pull'] ? parseDuration(String(values['git-pull']), '--git-pull') : undefined,
+      tokenFile: values['http-token-file'] as string | undefined,
+      stateDir: (values['state-dir'] as string | undefined) ?? '/var/lib/hostop',
       listen: values.listen as string | undefined,
-      token,
-      log,
-      routes: {
-        metrics: async () => ({
-          contentType: metrics.registry.contentType,
-          body: await metrics.registry.metrics(),
-        }),
-        ready: () => reconciler.ready(),
-        status: () => status.snapshot(),
-      },
-    });
-    secrets.of = reconciler;
-    log.info({ dir, mode, listen: `${http.address}:${http.port}`, resyncMs, concurrency }, 'hostop running');
-    reconciler.start();
-    const watcher = watchPaths(
-      [dir, ...(values.inventory ? [String(values.inventory)] : [])],
-      100,
-      () => reconciler.reload(),
-      (e) => log.warn({ err: e }, 'watch error'),
-    );
-    const pullTimer = values['git-pull']
-      ? startGitPull(dir, parseDuration(String(values['git-pull']), '--git-pull'), log)
-      : undefined;
-
-    return new Promise<number>((resolve) => {
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal, graceMs }, 'stopping: no new work, waiting for in-flight passes');
-        if (pullTimer) clearInterval(pullTimer);
-        await watcher.close();
-        const report = await reconciler.stop(graceMs);
-        if (report.aborted.length)
-          log.warn({ hosts: report.aborted }, 'aborted passes still running at the end of the grace period');
-        pool.closeAll();
-        await http.close();
-        await status.close();
-        log.info('stopped');
-        resolve(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.on('SIGHUP', () => {
-        log.info('SIGHUP: reloading the desired state');
-        reconciler.reload();
-        reconciler.resyncAll();
-      });
-    });
+      prune: !values['no-prune'],
+      logLevel: values['log-level'] as string | undefined,
+    } as const;
+    // The daemon's adapters (watcher, HTTP, metrics, logger) load only when the daemon runs.
+    const { runDaemon } = await import('../daemon/run-daemon.js');
+    return runDaemon(options);
   },
 };
-
-/** `git pull --ff-only` on a timer; the watcher then sees the new files. Failures are logged, never fatal. */
-function startGitPull(dir: string, everyMs: number, log: ReturnType<typeof createLogger>): NodeJS.Timeout {
-  const t = setInterval(() => {
-    execFile(
-      'git',
-      ['-C', dir, 'pull', '--ff-only', '--quiet'],
-      { timeout: Math.min(everyMs, 120_000) },
-      (err, _out, stderr) => {
-        if (err) log.warn({ stderr: stderr.slice(0, 2000) }, 'git pull failed; keeping the current checkout');
-      },
-    );
-  }, everyMs);
-  t.unref();
-  return t;
-}
