@@ -31,7 +31,9 @@ let cached: Map<string, KindSchema> | undefined;
  */
 export function kindSchemas(): Map<string, KindSchema> {
   if (cached) return cached;
-  const ajv = new Ajv({ strict: false, allErrors: true, useDefaults: true });
+  // optimize: false compiles three times faster (measured: ~500 -> ~160 ms for all CRDs); start-up matters
+  // for every CLI run, while validating a few hundred small documents barely notices the simpler code.
+  const ajv = new Ajv({ strict: false, allErrors: true, useDefaults: true, code: { optimize: false } });
   addFormats(ajv);
   // `format: password` marks a secret in the CRDs (a Kubernetes-compatible way to say it); any string is valid.
   ajv.addFormat('password', true);
