@@ -151,12 +151,31 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+function lineCount(text: string): number {
+  if (text === '') return 0;
+  return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+}
+
 function normMode(m: string | undefined): string {
   return (m ?? '').replace(/^0+(?=\d{3})/, '').padStart(4, '0');
 }
 
+/**
+ * Beyond this many changed lines a line diff is not worth showing, and computing it is not safe: Myers' diff is
+ * O(lines x edits) (worse in practice), so two unrelated 700 KB files kept `hostop plan` busy for minutes. Bounding the edit length
+ * keeps the diff linear in the file size; past it a one-line summary says what changed.
+ */
+const MAX_DIFF_EDITS = 1000;
+
 function unified(path: string, before: string, after: string, secrets: readonly string[]): string {
-  const patch = createTwoFilesPatch(path, path, before, after, undefined, undefined, { context: 3 });
+  const patch = createTwoFilesPatch(path, path, before, after, undefined, undefined, {
+    context: 3,
+    maxEditLength: MAX_DIFF_EDITS,
+  });
+  if (patch === undefined) {
+    const size = (t: string) => `${lineCount(t)} lines, ${Buffer.byteLength(t)} bytes`;
+    return `--- ${path}\n+++ ${path}\n@@ more than ${MAX_DIFF_EDITS} changed lines, not shown: ${size(before)} before, ${size(after)} after @@\n`;
+  }
   // Drop the "Index:" / "=====" banner lines; keep ---/+++ and hunks.
   const body = patch
     .split('\n')
