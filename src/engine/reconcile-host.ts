@@ -1,4 +1,4 @@
-import { DEFAULT_STATE_ROOT, readInventoryScript } from '../apply/apply-scripts.js';
+import { DEFAULT_STATE_ROOT, readInventoryScript, tempPathFor } from '../apply/apply-scripts.js';
 import { EMPTY_INVENTORY, type HostInventory, parseInventory } from '../apply/host-inventory.js';
 import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
@@ -7,6 +7,7 @@ import { redactText } from '../core/redact.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import type { HostConnection } from '../ssh/host-connection.js';
+import { quoteArg } from '../ssh/quote.js';
 import { applyPlan } from './apply-host.js';
 import type { CheckOutcome, HostOutcome, ResourceOutcome } from './outcome.js';
 
@@ -56,6 +57,14 @@ export async function reconcileHost(
     conn = await pool.connection(intent.host, opts.signal);
     const first = await observe(conn, intent, memory, opts);
     plan = first.plan;
+    // Candidates left beside their targets by a pass that lost its connection mid-apply: nothing else removes
+    // them when the next pass has nothing to write there (the change was reverted, or already activated).
+    if (opts.apply && first.staleTemps.length > 0) {
+      await conn.run(`rm -f -- ${first.staleTemps.map(quoteArg).join(' ')}\n`, {
+        timeoutMs: opts.requestTimeoutMs ?? 120_000,
+        signal: opts.signal,
+      });
+    }
     const checks = await runChecks(conn, intent, opts);
     if (planIsEmpty(plan)) return done('in-sync', [], checks);
     const drifted = driftedResources(plan);
@@ -110,13 +119,15 @@ async function observe(
   intent: HostIntent,
   memory: HostMemory,
   opts: PassOptions,
-): Promise<{ observed: ObservedHost; plan: HostPlan; inventory: HostInventory }> {
+): Promise<{ observed: ObservedHost; plan: HostPlan; inventory: HostInventory; staleTemps: string[] }> {
   const stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
   const inventoryPath = `${stateRoot}/${INVENTORY_FILE}`;
   const req = { timeoutMs: opts.probeTimeoutMs ?? 30_000, signal: opts.signal };
-  const paths = [...intent.files.map((f) => f.path), inventoryPath];
+  const temps = intent.files.map((f) => tempPathFor(f.path));
+  const paths = [...intent.files.map((f) => f.path), ...temps, inventoryPath];
   const units = intent.services.map((s) => s.unit);
   const observed = await probeHost(conn, { paths, units }, memory.probe, req);
+  const staleTemps = temps.filter((t) => (observed.files[t]?.type ?? 'missing') !== 'missing');
   const inventory = await readInventory(conn, observed.files[inventoryPath]?.sha256, memory, stateRoot, req);
 
   const contents: Record<string, string> = {};
@@ -135,7 +146,7 @@ async function observe(
         memory.sameValue.set(f.path, sha);
     }
   }
-  return { observed, plan, inventory };
+  return { observed, plan, inventory, staleTemps };
 }
 
 async function readInventory(
