@@ -73,7 +73,7 @@ export function stageScript(items: StageItem[]): string {
     const d = quoteArg(dir);
     const t = quoteArg(tempPathFor(it.path));
     lines.push(
-      `err=$( { mkdir -p -- ${d} && [ "$(cd -P -- ${d} && pwd)" = ${d} ] || { echo "parent directory ${dir.replaceAll("'", '')} is missing or reached through a symlink"; exit 3; }; ` +
+      `err=$( { mkdir -p -- ${d} && [ "$(cd -P -- ${d} && pwd)" = ${d} ] || { printf 'parent directory %s is missing or reached through a symlink\\n' ${d}; exit 3; }; ` +
         `rm -f -- ${t} && ${writeFromHeredoc(t, it.content)}` +
         `chown -- ${quoteArg(`${it.owner}:${it.group}`)} ${t} && chmod -- ${quoteArg(it.mode)} ${t}; } 2>&1 )`,
       `rc=$?; [ $rc -ne 0 ] && rm -f -- ${t}; printf 'staged ${i} %s %s\\n' $rc "$(printf '%s' "$err" | head -c 2000 | base64 | tr -d '\\n')"`,
