@@ -64,6 +64,8 @@ function atomicWrite(path: string, content: string, mode: string): string {
 /**
  * Stage: write every candidate next to its target (refusing parents reached through a symlink and a
  * pre-existing temp path of any kind), set mode and owner, then run its validator under `timeout`.
+ * Missing parent directories are created 0755 like any directory under /etc (the script's umask 077 is for the
+ * candidates; a directory only root can enter would hide a 0644 file from the service that reads it).
  * Prints `staged I RC B64ERR` and, when a validator ran, `validated I RC B64OUT` per item.
  */
 export function stageScript(items: StageItem[]): string {
@@ -73,7 +75,7 @@ export function stageScript(items: StageItem[]): string {
     const d = quoteArg(dir);
     const t = quoteArg(tempPathFor(it.path));
     lines.push(
-      `err=$( { mkdir -p -- ${d} && [ "$(cd -P -- ${d} && pwd)" = ${d} ] || { printf 'parent directory %s is missing or reached through a symlink\\n' ${d}; exit 3; }; ` +
+      `err=$( { (umask 022 && mkdir -p -- ${d}) && [ "$(cd -P -- ${d} && pwd)" = ${d} ] || { printf 'parent directory %s is missing or reached through a symlink\\n' ${d}; exit 3; }; ` +
         `rm -f -- ${t} && ${writeFromHeredoc(t, it.content)}` +
         `chown -- ${quoteArg(`${it.owner}:${it.group}`)} ${t} && chmod -- ${quoteArg(it.mode)} ${t}; } 2>&1 )`,
       `rc=$?; [ $rc -ne 0 ] && rm -f -- ${t}; printf 'staged ${i} %s %s\\n' $rc "$(printf '%s' "$err" | head -c 2000 | base64 | tr -d '\\n')"`,
