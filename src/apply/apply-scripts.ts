@@ -81,7 +81,8 @@ export function stageScript(items: StageItem[]): string {
       `rc=$?; [ $rc -ne 0 ] && rm -f -- ${t}; printf 'staged ${i} %s %s\\n' $rc "$(printf '%s' "$err" | head -c 2000 | base64 | tr -d '\\n')"`,
     );
     if (it.validate) {
-      const argv = it.validate.argv.map((a) => a.replaceAll('{}', tempPathFor(it.path)));
+      // A replacer function: a replacement string would read `$$`, `$&` or `$'` in the path as patterns.
+      const argv = it.validate.argv.map((a) => a.replaceAll('{}', () => tempPathFor(it.path)));
       const secs = Math.max(1, Math.ceil(it.validate.timeoutMs / 1000));
       lines.push(
         `if [ $rc -eq 0 ]; then out=$(timeout -k 2 ${secs} ${quoteArgv(argv)} 2>&1 </dev/null); vrc=$?; ` +
