@@ -31,14 +31,32 @@ log "building hostop"
 npm run -s build
 
 HOSTS=$(max_hosts)
+BASE=${BENCH_BASE_HOSTS:-100}
 # The lab is shared: `up` only adds missing hosts (running ones keep running). If hosts.yaml already lists
 # enough hosts that all answer, leave the lab alone.
-have=$( [[ -f .lab/hosts.yaml ]] && grep -c '^kind: Host' .lab/hosts.yaml || echo 0)
+have=$(grep -sc '^kind: Host' .lab/hosts.yaml || true)
+have=${have:-0}
+restore=$((have > BASE ? have : BASE))
 if ((have < HOSTS)) || bash scripts/lab.sh status | grep -q DOWN; then
   ((have > HOSTS)) && HOSTS=$have # never shrink a lab others may be using
   log "lab up --hosts $HOSTS"
   bash scripts/lab.sh up --hosts "$HOSTS"
+  # Fresh hosts keep starting services for a while after sshd answers: let the load settle (at most 2 min).
+  for ((i = 0; i < 24; i++)); do
+    awk -v max=$(($(nproc) * 3)) '{ exit !($1 < max) }' /proc/loadavg && break
+    sleep 5
+  done
 fi
 
+# Hosts beyond what the lab had (and beyond BASE) were only for the scaling table: halt them afterwards, so
+# ~70 MB each go back to the shared machine. Hosts others may use are never touched.
+shrink() {
+  if ((HOSTS > restore)); then
+    log "lab up --hosts $restore (halting the hosts added for the scaling table)"
+    bash scripts/lab.sh up --hosts "$restore" || log "could not shrink the lab back to $restore hosts"
+  fi
+}
+trap shrink EXIT
+
 log "running the benchmark (about 20 minutes)"
-exec timeout --foreground -k 30 45m npx tsx scripts/bench/main.ts
+timeout --foreground -k 30 45m npx tsx scripts/bench/main.ts

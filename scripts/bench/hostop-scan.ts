@@ -6,6 +6,7 @@ import { fleetPass } from '../../src/engine/fleet-pass.js';
 import type { HostMemory } from '../../src/engine/reconcile-host.js';
 import { ConnectionPool } from '../../src/ssh/connection-pool.js';
 import type { TransportCounters } from '../../src/ssh/host-connection.js';
+import type { TimedRun } from './results.js';
 import { type ProcessResult, runProcess, tail } from './run-process.js';
 
 /** The intents hostop renders for a desired-state directory (the same the CLI and daemon work from). */
@@ -43,6 +44,18 @@ export async function hostopCli(
     throw new Error(`hostop ${verb} printed no JSON (exit ${res.code}): ${tail(res.stderr || res.stdout)}`);
   }
   return { ...res, statuses };
+}
+
+/** `hostop validate DIR` as a new process: what a cold `plan` spends before its first SSH handshake. */
+export async function hostopValidate(repo: string, dir: string): Promise<TimedRun> {
+  const res = await runProcess('node', [join(repo, 'bin', 'hostop.js'), 'validate', dir], {
+    timeoutMs: 60_000,
+    measure: true,
+    cwd: repo,
+  });
+  if (res.code !== 0)
+    throw new Error(`hostop validate ${dir}: exit ${res.code}: ${tail(res.stderr || res.stdout)}`);
+  return { ms: res.ms, cpuSeconds: res.cpuSeconds, maxRssKb: res.maxRssKb, outcome: 'valid', ok: true };
 }
 
 export interface PassCost {

@@ -6,13 +6,13 @@ import { allSizes, readConfig } from './config.js';
 import { measureDaemon } from './daemon-bench.js';
 import { DaemonProcess } from './daemon-process.js';
 import { BENCH_DIR, writeDesiredState } from './fleet-intent.js';
-import { allHosts, fmtStatuses, hostopCli, renderIntents, warmScans } from './hostop-scan.js';
+import { allHosts, fmtStatuses, hostopCli, hostopValidate, renderIntents, warmScans } from './hostop-scan.js';
 import { type LabHost, pickHosts, readLabHosts, sshRun } from './lab-hosts.js';
 import { describeMachine } from './machine.js';
 import { loadAverage } from './proc-sample.js';
 import { renderReport, writeBenchmarksFile } from './report.js';
 import type { DriftResult, Results, ScanResult, TimedRun } from './results.js';
-import { measureFloor } from './ssh-floor.js';
+import { measureFloor, measureOnHostCost } from './ssh-floor.js';
 import { fmtMs } from './stats.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
@@ -29,6 +29,7 @@ const results: Results = {
   loadStart: loadAverage(),
   loadEnd: '',
   scans: [],
+  startup: [],
   daemons: [],
   notes: [],
 };
@@ -166,6 +167,9 @@ async function main(): Promise<void> {
   log(
     `floor: new ${results.floor.newConnection.map(fmtMs).join(', ')}; mux ${results.floor.controlMaster.map(fmtMs).join(', ')}`,
   );
+  results.onHost = await measureOnHostCost(repo, floorHosts[0]!);
+  for (let i = 0; i < 3; i++) results.startup.push(await hostopValidate(repo, dirs.get(config.floorHosts)!));
+  log(`start-up (hostop validate): ${results.startup.map((r) => fmtMs(r.ms)).join(', ')}`);
   for (const n of [...new Set([...config.scanSizes, ...config.scaleSizes])].sort((a, b) => a - b)) {
     results.scans.push(await scan(n, config.ansible && config.scanSizes.includes(n)));
   }

@@ -288,6 +288,34 @@ function scaling(r: Results): string[] {
     ),
     '',
     ...growth,
+    ...daemonOverhead(r),
+  ];
+}
+
+/**
+ * Flags a daemon resync that is much slower than the same probes in-process: per-host work outside the probe.
+ * The named cause is what profiling showed when this was written; the flag itself is computed from the data.
+ */
+function daemonOverhead(r: Results): string[] {
+  const big = r.scans.at(-1);
+  const daemon = r.daemons.find((d) => d.hosts === big?.hosts);
+  const inProc = warmSummary(big);
+  if (!big || !daemon?.warm.length || !inProc) return [];
+  const d = summarize(daemon.warm.map((p) => p.ms)).median;
+  if (d <= 1.5 * inProc.median) return [];
+  const perHost = r.daemons
+    .filter((x) => x.warm.length)
+    .map(
+      (x) =>
+        `${((summarize(x.warm.map((p) => p.cpuSeconds)).median * 1000) / x.hosts).toFixed(1)} ms at ${x.hosts}`,
+    );
+  return [
+    `The daemon's resync pass at ${big.hosts} hosts takes ${fmtRatio(d / inProc.median)} the in-process pass ` +
+      `(same probes, same pool code), and its CPU per host per pass grows with the fleet (${perHost.join(', ')}): ` +
+      "the extra is per-host bookkeeping outside the probe. When this was written, each host's status update " +
+      'copied and sorted the whole status (`StatusStore.snapshot()`, called once per host by ' +
+      '`src/daemon/host-status-update.ts`), which is quadratic in the fleet size.',
+    '',
   ];
 }
 
@@ -319,5 +347,27 @@ function floor(r: Results): string[] {
       ],
     ),
     '',
+    ...whereColdAndWarmGo(r, f.hosts),
   ];
+}
+
+/** The two fixed costs the floor does not show: the host's own work per probe, and a cold process's start-up. */
+function whereColdAndWarmGo(r: Results, hosts: number): string[] {
+  const out: string[] = [];
+  const h = r.onHost;
+  if (h)
+    out.push(
+      `On the host itself (${h.host}, timed in a loop by the host's clock), the two processes a warm probe spawns ` +
+        `cost ${h.systemctlShowMs.toFixed(1)} ms (\`systemctl show\` of two units: a D-Bus round trip to systemd) ` +
+        `and ${h.statMs.toFixed(1)} ms (\`stat\` of three files) per call.`,
+      '',
+    );
+  if (r.startup.length)
+    out.push(
+      `A cold \`hostop plan\` spends ${fmtSummary(summarize(r.startup.map((x) => x.ms)))} on process start-up ` +
+        `before its first SSH handshake (\`hostop validate\` of the ${hosts}-host desired state as a new process: ` +
+        'Node, compiling every CRD schema, loading).',
+      '',
+    );
+  return out;
 }

@@ -2,7 +2,7 @@ import type { BenchConfig } from './config.js';
 import type { DaemonRun } from './daemon-bench.js';
 import type { WarmScans } from './hostop-scan.js';
 import type { Machine } from './machine.js';
-import type { Floor } from './ssh-floor.js';
+import type { Floor, OnHostCost } from './ssh-floor.js';
 
 /** One timed process run (hostop CLI or ansible-playbook). */
 export interface TimedRun {
@@ -39,6 +39,9 @@ export interface Results {
   drift?: DriftResult;
   daemons: DaemonRun[];
   floor?: Floor & { hosts: number };
+  onHost?: OnHostCost;
+  /** `hostop validate` of the drift-size desired state as a new process: Node start-up, CRD schemas, load. */
+  startup: TimedRun[];
   /** Anything that went differently from plan (a host not in sync, a failed step): printed with the tables. */
   notes: string[];
 }

@@ -59,3 +59,34 @@ export async function measureFloor(repo: string, hosts: LabHost[], runs: number)
     rmSync(cmDir, { recursive: true, force: true });
   }
 }
+
+/** What one warm probe costs on the host itself, per call, measured in a loop on one host. */
+export interface OnHostCost {
+  host: string;
+  /** `systemctl show` of the host's units (the probe's one D-Bus round trip), ms per call. */
+  systemctlShowMs: number;
+  /** One `stat` of the host's three files (the probe's one process on a warm pass), ms per call. */
+  statMs: number;
+}
+
+/**
+ * Times `loops` runs of the two processes a warm probe spawns, inside one ssh session on `host`, with the
+ * host's own clock: the part of a scan no client-side change can remove.
+ */
+export async function measureOnHostCost(repo: string, host: LabHost, loops = 40): Promise<OnHostCost> {
+  const script = [
+    't0=$(date +%s%N)',
+    `for i in $(seq ${loops}); do systemctl show --all -p Id,LoadState,ActiveState,UnitFileState -- billing-api.service litellm.service >/dev/null; done`,
+    't1=$(date +%s%N)',
+    `for i in $(seq ${loops}); do stat -c '%f %s %u %g %U %G %d:%i:%s:%.9Y:%.9Z' -- /etc/hostop-bench/* >/dev/null; done`,
+    't2=$(date +%s%N)',
+    'echo $((t1 - t0)) $((t2 - t1))',
+  ].join('\n');
+  const res = await runProcess('ssh', ['-F', join(repo, '.lab', 'ssh_config'), host.name, script], {
+    timeoutMs: 60_000,
+  });
+  const [show, stat] = res.stdout.trim().split(' ').map(Number);
+  if (res.code !== 0 || !Number.isFinite(show) || !Number.isFinite(stat))
+    throw new Error(`on-host cost on ${host.name}: exit ${res.code}: ${res.stderr || res.stdout}`);
+  return { host: host.name, systemctlShowMs: show! / 1e6 / loops, statMs: stat! / 1e6 / loops };
+}
