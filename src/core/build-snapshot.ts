@@ -21,6 +21,9 @@ export interface BuildOptions {
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+/** A Kubernetes qualified name: optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
+const QUALIFIED_KEY =
+  /^(?:(?=[a-z0-9.-]{1,253}\/)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec']);
 
 /**
@@ -114,6 +117,10 @@ function toResource(
     bad('/spec', 'spec is required and must be a mapping');
   } else if (schema && !schema.validateSpec(d.spec)) {
     for (const e of describeSchemaErrors(schema.validateSpec.errors)) bad(e.path, e.message);
+  } else {
+    for (const path of nulPaths(d.spec, '/spec'))
+      if (!(d.kind === 'File' && path === '/spec/content'))
+        bad(path, 'contains a NUL byte, which no command line, unit file or config line on a host can carry');
   }
   if (problems.length > before || !schema || !meta) return undefined;
   const res: Resource = {
@@ -160,6 +167,14 @@ function checkMetadata(
       continue;
     }
     for (const [k, val] of Object.entries(map)) {
+      if (!QUALIFIED_KEY.test(k)) {
+        bad(
+          `/metadata/${field}/${pointerSegment(k)}`,
+          `${field} keys must be Kubernetes qualified names (optional DNS prefix and "/", then [A-Za-z0-9-_.] up to 63 characters)`,
+        );
+        ok = false;
+        continue;
+      }
       const valueOk = typeof val === 'string' && (field === 'annotations' || LABEL_VALUE.test(val));
       if (!valueOk) {
         bad(
@@ -256,6 +271,20 @@ function toHostRef(r: Resource): HostRef {
     identityFile: s.identityFile,
     privilege: s.privilege ?? (s.user && s.user !== 'root' ? 'sudo' : 'root'),
   };
+}
+
+/** JSON pointers of every string (value or key) under `value` that holds a NUL byte. */
+function nulPaths(value: unknown, path: string): string[] {
+  if (typeof value === 'string') return value.includes('\0') ? [path] : [];
+  if (!value || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const at = `${path}/${pointerSegment(k)}`;
+    return k.includes('\0') ? [at] : nulPaths(v, at);
+  });
+}
+
+function pointerSegment(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 function err(file: string, line: number, path: string, message: string): Problem {
