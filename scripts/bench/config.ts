@@ -4,8 +4,6 @@ export interface BenchConfig {
   scanSizes: number[];
   /** Extra sizes for the scaling table (hostop only). */
   scaleSizes: number[];
-  /** Host sets up to this size come from the top of lab-01…lab-<base>. */
-  base: number;
   /** hostop --max-parallel / --concurrency and Ansible forks. */
   concurrency: number;
   coldRuns: number;
@@ -49,7 +47,6 @@ export function readConfig(): BenchConfig {
   return {
     scanSizes,
     scaleSizes: list('BENCH_SCALE_SIZES', [150]),
-    base: num('BENCH_BASE_HOSTS', 100),
     concurrency: num('BENCH_CONCURRENCY', 32),
     coldRuns: num('BENCH_COLD_RUNS', 5),
     warmRuns: num('BENCH_WARM_RUNS', 10),

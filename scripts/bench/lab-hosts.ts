@@ -25,13 +25,13 @@ export function readLabHosts(repo: string): LabHost[] {
 }
 
 /**
- * The hosts of an N-host measurement. Sets up to `base` hosts are taken from the top of lab-01…lab-<base>
- * (lab-91…100 for 10 of 100), so the small sets stay clear of the low-numbered hosts other test suites use;
- * bigger sets are lab-01…lab-N.
+ * The hosts of an N-host measurement when the biggest set is `top`: the last N of lab-01…lab-<top> (with top
+ * 150: 10 hosts are lab-141…150, 100 are lab-51…150), so every set but the biggest stays clear of the
+ * low-numbered hosts other test suites claim (lab-01…lab-24 when this was written).
  */
-export function pickHosts(all: LabHost[], n: number, base: number): LabHost[] {
-  if (all.length < n) throw new Error(`the lab has ${all.length} hosts, the benchmark needs ${n}`);
-  return n <= base ? all.slice(base - n, base) : all.slice(0, n);
+export function pickHosts(all: LabHost[], n: number, top: number): LabHost[] {
+  if (all.length < top) throw new Error(`the lab has ${all.length} hosts, the benchmark needs ${top}`);
+  return all.slice(top - n, top);
 }
 
 export function hostResourcesYaml(hosts: LabHost[]): string {

@@ -41,8 +41,9 @@ const note = (msg: string) => {
 const labHosts = readLabHosts(repo);
 const dirs = new Map<number, string>();
 const hostsOf = new Map<number, LabHost[]>();
+const top = Math.max(...allSizes(config));
 for (const n of allSizes(config)) {
-  const hosts = pickHosts(labHosts, n, config.base);
+  const hosts = pickHosts(labHosts, n, top);
   const dir = join(tmp, `desired-${n}`);
   writeDesiredState(dir, hosts);
   dirs.set(n, dir);
@@ -77,8 +78,10 @@ async function scan(n: number, withAnsible: boolean): Promise<ScanResult> {
   const intents = renderIntents(dir);
   res.warm = await warmScans(intents, config.warmRuns, config.concurrency);
   const warmBad = res.warm.warm.filter((p) => !allHosts(p.statuses, n, 'in-sync'));
-  if (warmBad.length)
-    note(`${n} hosts, warm scan: ${warmBad.map((p) => fmtStatuses(p.statuses)).join('; ')}`);
+  if (warmBad.length) {
+    const seen = [...new Set(warmBad.map((p) => fmtStatuses(p.statuses)))].join('; ');
+    note(`${n} hosts: ${warmBad.length} of ${res.warm.warm.length} warm scans not all in sync (${seen})`);
+  }
   log(`${n} hosts: warm scans ${res.warm.warm.map((p) => fmtMs(p.ms)).join(', ')}`);
   for (let i = 0; i < config.coldRuns; i++) {
     const r = await hostopCli(repo, 'plan', dir, config.concurrency);
