@@ -94,8 +94,8 @@ describe('hostop run (enforce)', () => {
     ).toBe(true);
   });
 
-  it('hostop status shows conditions per host and resource from the running daemon', () => {
-    const r = hostop(['status', '--url', daemon.url]);
+  it('hostop status shows conditions per host and resource from the running daemon', async () => {
+    const r = await hostop(['status', '--url', daemon.url]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Desired state: valid/);
     expect(r.stdout).toMatch(/lab-12\s+File\s+only-12\s+True\s+False\s+Converged/);
@@ -156,9 +156,13 @@ describe('hostop run (detect)', () => {
       expect(await d.stop()).toBe(0);
     }
     // The status survives the daemon: read offline from its state directory.
-    const r = hostop(['status', '--state-dir', d.stateDir, '-o', 'json']);
-    const snap = JSON.parse(r.stdout) as { resources: { host: string; conditions: { type: string; status: string }[] }[] };
-    const drifted = snap.resources.find((x) => x.host === 'lab-14')!.conditions.find((c) => c.type === 'Drifted');
+    const r = await hostop(['status', '--state-dir', d.stateDir, '-o', 'json']);
+    const snap = JSON.parse(r.stdout) as {
+      resources: { host: string; conditions: { type: string; status: string }[] }[];
+    };
+    const drifted = snap.resources
+      .find((x) => x.host === 'lab-14')!
+      .conditions.find((c) => c.type === 'Drifted');
     expect(drifted?.status).toBe('True');
   });
 });

@@ -1,4 +1,4 @@
-import { type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import { type SpawnOptions, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -52,15 +52,28 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the hostop CLI to completion (argv, no shell). */
-export function hostop(args: string[], timeoutMs = 120_000): CliResult {
-  const r = spawnSync(process.execPath, [HOSTOP_BIN, ...args], {
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    env: { ...process.env, NO_COLOR: '1' },
+/**
+ * Runs the hostop CLI to completion (argv, no shell). Asynchronous on purpose: a synchronous child would block
+ * the test worker's event loop for the whole run, and vitest's worker RPC times out after a minute.
+ */
+export function hostop(args: string[], timeoutMs = 180_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HOSTOP_BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
-  if (r.error) throw r.error;
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts the hostop CLI in the background (e.g. `run`); the caller stops it. */

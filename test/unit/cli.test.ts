@@ -3,53 +3,55 @@ import { hostop } from '../support/fleet.js';
 
 // The built CLI as a user runs it (npm test builds first): exit codes, help, and no stack traces for bad input.
 describe('hostop CLI', () => {
-  it('validate summarises the reference fleet and exits 0', () => {
-    const r = hostop(['validate', 'desired-state']);
+  it('validate summarises the reference fleet and exits 0', async () => {
+    const r = await hostop(['validate', 'desired-state']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/desired-state: valid/);
     expect(r.stdout).toMatch(/Host\s+16/);
     expect(r.stdout).toContain('monitoring-01');
   });
 
-  it('validate --output json is machine-readable', () => {
-    const r = hostop(['validate', 'desired-state', '-o', 'json']);
+  it('validate --output json is machine-readable', async () => {
+    const r = await hostop(['validate', 'desired-state', '-o', 'json']);
     const doc = JSON.parse(r.stdout) as { valid: boolean; summary: { hosts: unknown[] } };
     expect(doc.valid).toBe(true);
     expect(doc.summary.hosts).toHaveLength(16);
   });
 
-  it('validate of a broken state exits 1 with file:line errors and no stack trace', () => {
-    const r = hostop(['validate', 'test/broken/25-many-errors-at-once']);
+  it('validate of a broken state exits 1 with file:line errors and no stack trace', async () => {
+    const r = await hostop(['validate', 'test/broken/25-many-errors-at-once']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('test/broken/25-many-errors-at-once/bad.yaml:4: error:');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('plan refuses an invalid desired state before touching any host', () => {
-    const r = hostop(['plan', 'test/broken/09-unknown-host']);
+  it('plan refuses an invalid desired state before touching any host', async () => {
+    const r = await hostop(['plan', 'test/broken/09-unknown-host']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown host "web-99"');
     expect(r.stderr).toContain('nothing was planned or touched');
   });
 
-  it('a missing directory is one clear error', () => {
-    const r = hostop(['validate', '/nonexistent/desired']);
+  it('a missing directory is one clear error', async () => {
+    const r = await hostop(['validate', '/nonexistent/desired']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('/nonexistent/desired: error: cannot read desired state: no such file or directory');
+    expect(r.stderr).toContain(
+      '/nonexistent/desired: error: cannot read desired state: no such file or directory',
+    );
   });
 
-  it.each(['validate', 'plan', 'apply', 'run', 'status'])('%s --help explains the command', (cmd) => {
-    const r = hostop([cmd, '--help']);
+  it.each(['validate', 'plan', 'apply', 'run', 'status'])('%s --help explains the command', async (cmd) => {
+    const r = await hostop([cmd, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: hostop ${cmd}`);
     expect(r.stdout).toContain('Options:');
   });
 
-  it('an unknown flag or command is a usage error, exit 1', () => {
-    const flag = hostop(['plan', '--frobnicate']);
+  it('an unknown flag or command is a usage error, exit 1', async () => {
+    const flag = await hostop(['plan', '--frobnicate']);
     expect(flag.code).toBe(1);
     expect(flag.stderr).toContain("Unknown option '--frobnicate'");
-    const cmd = hostop(['deploy']);
+    const cmd = await hostop(['deploy']);
     expect(cmd.code).toBe(1);
     expect(cmd.stderr).toContain('unknown command "deploy"');
   });
