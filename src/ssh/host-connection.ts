@@ -82,6 +82,7 @@ export class HostConnection {
     const dl = deadline('connect', opts.timeoutMs, host.name, opts.signal);
     let presented: Buffer | undefined;
     return new Promise<HostConnection>((resolve, reject) => {
+      let detach = () => {};
       const settle = () => {
         dl.dispose();
         detach();
@@ -101,13 +102,14 @@ export class HostConnection {
       };
       const onClose = () =>
         fail(connectError(new Error('connection closed during handshake'), host.name, endpoint));
-      const detach = whenAborted(dl.signal, fail);
       client.on('error', onError).on('close', onClose);
       client.once('ready', () => {
         settle();
         counters.connectionsOpened++;
         resolve(new HostConnection(host, client, opts, counters));
       });
+      detach = whenAborted(dl.signal, fail);
+      if (dl.signal.aborted) return;
       try {
         client.connect({
           host: host.address,

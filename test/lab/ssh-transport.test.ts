@@ -203,3 +203,14 @@ describe('from the host point of view (direct-tcpip, no process on the host)', (
     }
   });
 });
+
+describe('pool shutdown', () => {
+  it('closeAll ends open connections and refuses new ones', async () => {
+    const own = new ConnectionPool({ connectTimeoutMs: 5_000 });
+    const conn = await own.connection(h1);
+    own.closeAll();
+    expect(conn.closed).toBe(true);
+    await expect(conn.run('true', REQ)).rejects.toMatchObject({ code: 'ConnectionLost' });
+    await expect(own.connection(h1)).rejects.toMatchObject({ code: 'Aborted' });
+  });
+});
