@@ -5,7 +5,7 @@ import { type HostopError, TransportError } from '../core/errors.js';
 import type { HostRef } from '../core/model.js';
 import { connectError } from './connect-error.js';
 import { deadline, untilAborted, whenAborted } from './deadline.js';
-import { fingerprint, hostKeyAlgorithms, parsePinnedKey } from './host-key.js';
+import { hostKeyAlgorithms, hostKeyMismatch, parsePinnedKey } from './host-key.js';
 import { quoteArgv } from './quote.js';
 import { type RunResult, ShellChannel } from './shell-channel.js';
 
@@ -307,14 +307,4 @@ export class HostConnection {
       });
     });
   }
-}
-
-function hostKeyMismatch(host: HostRef, endpoint: string, pinned: Buffer, presented: Buffer): HostopError {
-  return new TransportError(
-    'HostKeyMismatch',
-    `host ${host.name} (${endpoint}) presented host key ${fingerprint(presented)} but ${fingerprint(pinned)} is pinned; ` +
-      'refusing to connect. If the host was reinstalled, verify the new key and update hostKey.',
-    false,
-    { host: host.name },
-  );
 }

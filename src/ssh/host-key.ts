@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerHostKeyAlgorithm } from 'ssh2';
-import { TransportError } from '../core/errors.js';
+import { type HostopError, TransportError } from '../core/errors.js';
+import type { HostRef } from '../core/model.js';
 
 const SUPPORTED = new Set([
   'ssh-ed25519',
@@ -67,4 +68,20 @@ export function fingerprint(blob: Buffer): string {
 export function hostKeyAlgorithms(type: string): ServerHostKeyAlgorithm[] {
   if (type === 'ssh-rsa') return ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
   return [type as ServerHostKeyAlgorithm]; // parsePinnedKey admits only types that name their algorithm
+}
+
+/** The refusal when the presented key is not the pinned one: both fingerprints, and what to do. */
+export function hostKeyMismatch(
+  host: HostRef,
+  endpoint: string,
+  pinned: Buffer,
+  presented: Buffer,
+): HostopError {
+  return new TransportError(
+    'HostKeyMismatch',
+    `host ${host.name} (${endpoint}) presented host key ${fingerprint(presented)} but ${fingerprint(pinned)} is pinned; ` +
+      'refusing to connect. If the host was reinstalled, verify the new key and update hostKey.',
+    false,
+    { host: host.name },
+  );
 }
