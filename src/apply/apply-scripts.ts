@@ -15,6 +15,14 @@ import { quoteArg, quoteArgv } from '../ssh/quote.js';
  */
 export const DEFAULT_STATE_ROOT = '/var/lib/hostop';
 
+/**
+ * First line of every script that changes a host. Once a script has reached the host it must run to its end even
+ * if the connection drops: the shell's stdout is then a broken pipe, and without this the first `printf` after the
+ * drop kills it with SIGPIPE — after a target was renamed but before its unit was restarted, so the host kept
+ * running the old config while the next pass saw the new file and found nothing to do. Ignored, a write just fails.
+ */
+const RUN_TO_THE_END = "umask 077; trap '' PIPE";
+
 /** The candidate sits beside its target so the final rename is atomic (same filesystem). */
 export function tempPathFor(path: string): string {
   const i = path.lastIndexOf('/');
@@ -69,7 +77,7 @@ function atomicWrite(path: string, content: string, mode: string): string {
  * Prints `staged I RC B64ERR` and, when a validator ran, `validated I RC B64OUT` per item.
  */
 export function stageScript(items: StageItem[]): string {
-  const lines = ['umask 077'];
+  const lines = [RUN_TO_THE_END];
   items.forEach((it, i) => {
     const dir = it.path.slice(0, it.path.lastIndexOf('/')) || '/';
     const d = quoteArg(dir);
@@ -146,7 +154,7 @@ export function activateScript(
 ): string {
   const root = opts.stateRoot;
   const lines = [
-    'umask 077',
+    RUN_TO_THE_END,
     `mkdir -p -- ${quoteArg(`${root}/backup`)} ${quoteArg(`${root}/original`)} && chmod 700 -- ${quoteArg(root)}`,
   ];
   items.forEach((it, i) => {
@@ -265,7 +273,7 @@ export function restoreScript(
   items: RestoreItem[],
   opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[] },
 ): string {
-  const lines = ['umask 077'];
+  const lines = [RUN_TO_THE_END];
   items.forEach((it, i) => {
     const p = quoteArg(it.path);
     const src = quoteArg(`${opts.stateRoot}/${it.from}/${pathId(it.path)}`);
