@@ -45,7 +45,10 @@ export function gitRevision(dir: string): string | undefined {
       timeout: 5000,
     };
     const sha = execFileSync('git', ['rev-parse', 'HEAD'], opts).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', '.'], opts).trim() !== '';
+    // --no-optional-locks: a plain `git status` refreshes the index under .git/index.lock, so the daemon's
+    // reload made a commit that the operator ran at that moment fail with "index.lock: File exists".
+    const dirty =
+      execFileSync('git', ['--no-optional-locks', 'status', '--porcelain', '--', '.'], opts).trim() !== '';
     return dirty ? `${sha}-dirty` : sha;
   } catch {
     return undefined;
