@@ -83,7 +83,16 @@ cmd_up() {
   ensure_host_packages
   raise_inotify_limits
   ensure_client_key
+  mkdir -p "$(dirname "$STATE")"
+  local owner
+  owner=$(records owner)
+  if [[ -n $owner && $owner != "$REPO_ROOT" ]]; then
+    # Its hosts trust another checkout's client key: start over with ours.
+    log "the lab is up for another checkout ($owner): taking it down first"
+    down_recorded
+  fi
   touch "$STATE"
+  [[ -n $(records owner) ]] || record owner - "$REPO_ROOT"
   template=$(ensure_template)
 
   local recorded_template
@@ -157,13 +166,8 @@ cmd_booted() {
   echo "$name $out"
 }
 
-cmd_down() {
-  take_lock
-  if [[ ! -f $STATE ]]; then
-    remove_outputs
-    log "nothing recorded in $STATE: the lab is down"
-    return
-  fi
+# Halts every recorded host and removes every recorded resource (the caller holds the lock).
+down_recorded() {
   local start hosts br
   start=$(now_ms)
   hosts=$(recorded_hosts)
@@ -174,8 +178,18 @@ cmd_down() {
     ip link del "$br" 2>/dev/null || true
   done
   rm -f "$STATE"
-  remove_outputs
   log "lab down in $(elapsed "$start")"
+}
+
+cmd_down() {
+  take_lock
+  if [[ ! -f $STATE ]]; then
+    remove_outputs
+    log "nothing recorded in $STATE: the lab is down"
+    return
+  fi
+  down_recorded
+  remove_outputs
 }
 
 cmd_status() {

@@ -1,6 +1,9 @@
 # Shared settings and the state file of the lab (sourced by scripts/lab.sh).
 #
-# .lab/state records everything the lab created, one resource a line, so `down` removes exactly that:
+# The state file records everything the lab created, one resource a line, so `down` removes exactly that.
+# It is machine-wide (the bridge, subnet and namespaces are too): a lab left up by another checkout, or by a
+# run that was killed, is found and taken down by the next `up` or `down` from any checkout.
+#   owner    -    /path/of/the/checkout   (whose .lab/ holds the client key the hosts trust)
 #   bridge   -    hostopbr0
 #   template -    /var/cache/hostop-lab/template-HASH
 #   cgroup   NAME /sys/fs/cgroup/systemd/hostop-lab/NAME   (one per tracking hierarchy, see cgroups.sh)
@@ -12,7 +15,7 @@
 # A record is appended right after its resource exists, so a failed `up` can still be undone.
 
 LAB_OUT="$REPO_ROOT/.lab"
-STATE="$LAB_OUT/state"
+STATE=/var/lib/hostop-lab/state
 CACHE_DIR=/var/cache/hostop-lab
 HOSTS_DIR=/var/lib/hostop-lab/hosts
 BRIDGE=hostopbr0
