@@ -91,7 +91,10 @@ function mutate(doc: Record<string, unknown>, leaf: Leaf, value: string): { doc:
 }
 
 function load(doc: unknown) {
-  const underTest: SourceFile = { file: 'desired-state/under-test.yaml', text: stringify(doc) };
+  const underTest: SourceFile = {
+    file: 'desired-state/under-test.yaml',
+    text: stringify(doc, { lineWidth: 0 }),
+  };
   // A Host is tested alone: the fleet's hosts.yaml already defines it.
   const set = (doc as { kind: string }).kind === 'Host' ? [underTest] : [hostsFile, underTest];
   return buildSnapshot(set, kindSchemas());

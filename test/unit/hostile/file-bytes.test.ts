@@ -46,12 +46,17 @@ const sh = (script: string) => {
 
 /** A File resource as a user would commit it (YAML text), loaded the way the daemon loads it. */
 function load(spec: Record<string, unknown>) {
-  const text = stringify({
-    apiVersion: 'hostop.dev/v1alpha1',
-    kind: 'File',
-    metadata: { name: 'hostile' },
-    spec: { hosts: ['h1'], mode: '0640', ...spec },
-  });
+  const text = stringify(
+    {
+      apiVersion: 'hostop.dev/v1alpha1',
+      kind: 'File',
+      metadata: { name: 'hostile' },
+      spec: { hosts: ['h1'], mode: '0640', ...spec },
+      // lineWidth 0: the yaml library's folding of a long line that starts with a space does not read back
+      // the same (seen: a folded `>2-` scalar moved a line break). hostop's renderers use lineWidth 0 too.
+    },
+    { lineWidth: 0 },
+  );
   return buildSnapshot(
     [
       { file: 'hosts.yaml', text: HOSTS },
