@@ -10,7 +10,7 @@ import type {
   ResourceRef,
   ServiceIntent,
 } from './model.js';
-import { redactText } from './redact.js';
+import { MASK, redactText } from './redact.js';
 
 /**
  * Pure diff of one host: desired intent against what the probe observed. Plain data, in the spirit of Flux's
@@ -168,6 +168,9 @@ function normMode(m: string | undefined): string {
 const MAX_DIFF_EDITS = 1000;
 
 function unified(path: string, before: string, after: string, secrets: readonly string[]): string {
+  // A file that is a secret as a whole (File.secret): neither version is shown, line by line or otherwise.
+  if (secrets.includes(after) || secrets.includes(before))
+    return `--- ${path}\n+++ ${path}\n@@ secret content, not shown @@\n`;
   const patch = createTwoFilesPatch(path, path, before, after, undefined, undefined, {
     context: 3,
     maxEditLength: MAX_DIFF_EDITS,
@@ -181,7 +184,32 @@ function unified(path: string, before: string, after: string, secrets: readonly 
     .split('\n')
     .filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l))
     .join('\n');
-  return redactText(body, secrets);
+  return redactText(maskFormerSecrets(body, after, secrets), secrets);
+}
+
+/**
+ * The desired secrets are known, but the values they replace on the host are not (a rotated password, an old
+ * token): a removed line is masked from where a secret sits in the new file's line of the same beginning
+ * (`  basicAuthPassword: `, `Environment="OTEL_EXPORTER_OTLP_HEADERS=Authorization=`). Over-masking a removed
+ * line that only looks like a secret line is the accepted price.
+ */
+function maskFormerSecrets(body: string, after: string, secrets: readonly string[]): string {
+  const prefixes = new Set<string>();
+  for (const line of after.split('\n')) {
+    for (const s of secrets) {
+      const at = s.length > 0 ? line.indexOf(s) : -1;
+      if (at > 0 && line.slice(0, at).trim() !== '') prefixes.add(line.slice(0, at));
+    }
+  }
+  if (prefixes.size === 0) return body;
+  return body
+    .split('\n')
+    .map((l, i) => {
+      if (i < 2 || !l.startsWith('-')) return l; // the first two lines are the ---/+++ header
+      const p = [...prefixes].find((x) => l.startsWith(x, 1));
+      return p === undefined ? l : `-${p}${MASK}`;
+    })
+    .join('\n');
 }
 
 /**
