@@ -6,7 +6,7 @@ import { ConnectionPool } from '../../src/ssh/connection-pool.js';
 import { DaemonProcess, type LogRecord } from './daemon-process.js';
 import { HOST_CONF, hostConf, writeHostConf } from './fleet-intent.js';
 import type { LabHost } from './lab-hosts.js';
-import { cpuSeconds, memoryKb, rssSampler } from './proc-sample.js';
+import { cpuSeconds, mainThreadSwitches, memoryKb, rssSampler } from './proc-sample.js';
 import { sleep } from './stats.js';
 
 export interface DaemonPass {
@@ -23,7 +23,8 @@ export interface DaemonRun {
   start: DaemonPass;
   /** Resyncs (SIGHUP: reload + enqueue every host) on the warm pool. */
   warm: DaemonPass[];
-  idle: { seconds: number; cpuPercent: number; rssKb: number };
+  /** Idle after the resyncs: CPU, RSS, and how often the main thread woke up (per second). */
+  idle: { seconds: number; cpuPercent: number; rssKb: number; wakeupsPerSecond: number };
   hwmKb: number;
   commitToConverged?: CommitToConverged;
 }
@@ -81,14 +82,21 @@ export async function measureDaemon(o: DaemonOptions): Promise<DaemonRun> {
     }
     await sleep(1000);
     const cpu0 = cpuSeconds(d.pid);
+    const switches0 = mainThreadSwitches(d.pid);
     await sleep(o.idleSeconds * 1000);
     const idleCpu = cpuSeconds(d.pid) - cpu0;
+    const wakeups = (mainThreadSwitches(d.pid) - switches0) / o.idleSeconds;
     const mem = memoryKb(d.pid);
     const run: DaemonRun = {
       hosts: o.hosts.length,
       start,
       warm,
-      idle: { seconds: o.idleSeconds, cpuPercent: (idleCpu / o.idleSeconds) * 100, rssKb: mem.rss },
+      idle: {
+        seconds: o.idleSeconds,
+        cpuPercent: (idleCpu / o.idleSeconds) * 100,
+        rssKb: mem.rss,
+        wakeupsPerSecond: wakeups,
+      },
       hwmKb: mem.hwm,
     };
     if (o.edits > 0) run.commitToConverged = await commitToConverged(d, o);

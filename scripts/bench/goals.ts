@@ -28,6 +28,10 @@ function startupShare(r: Results, cold: Summary | undefined, ans: Summary | unde
   );
 }
 
+function allInSync(statuses: Record<string, number>, hosts: number): boolean {
+  return (statuses['in-sync'] ?? 0) === hosts;
+}
+
 /** "met" or "missed: X (needs Y)"; a goal without data says so rather than passing. */
 function verdict(ok: boolean | undefined, missed: string): string {
   if (ok === undefined) return 'not measured';
@@ -87,17 +91,21 @@ export function goalRows(r: Results): string[][] {
       : `${fmtRatio(fw)} the floor (${fmtMs(warm!.median)} vs ${fmtMs(floorMux!.median)})`,
     verdict(fw === undefined ? undefined : fw <= 3, `${fmtRatio(fw)} the floor`),
   ]);
-  const warmScans = r.scans.flatMap((s) => s.warm?.warm ?? []);
-  const maxTrips = warmScans.length ? Math.max(...warmScans.map((p) => p.requests[1])) : undefined;
-  const maxChannels = warmScans.length ? Math.max(...warmScans.map((p) => p.channels[1])) : undefined;
+  // Only passes where every host was in sync are no-drift scans: a host another suite disturbed meanwhile
+  // (drifted, reconnected) is excluded from this goal and shown in the cost table and the notes instead.
+  const all = r.scans.flatMap((s) => s.warm?.warm ?? []);
+  const clean = r.scans.flatMap((s) => (s.warm?.warm ?? []).filter((p) => allInSync(p.statuses, s.hosts)));
+  const maxTrips = clean.length ? Math.max(...clean.map((p) => p.requests[1])) : undefined;
+  const maxChannels = clean.length ? Math.max(...clean.map((p) => p.channels[1])) : undefined;
   rows.push([
     '≤ 1 SSH round trip per host per no-drift scan (warm)',
     maxTrips === undefined
       ? 'n/a'
-      : `at most ${maxTrips} round trip(s) and ${maxChannels} new channel(s) per host`,
+      : `at most ${maxTrips} round trip(s) and ${maxChannels} new channel(s) per host, over ${clean.length} ` +
+        `of ${all.length} warm passes (those with every host in sync)`,
     verdict(
       maxTrips === undefined ? undefined : maxTrips <= 1 && maxChannels === 0,
-      `up to ${maxTrips} per host`,
+      `up to ${maxTrips} round trip(s) and ${maxChannels} new channel(s) per host`,
     ),
   ]);
   const c = r.daemons.find((d) => d.commitToConverged)?.commitToConverged;
@@ -119,7 +127,14 @@ export function goalRows(r: Results): string[][] {
   rows.push([
     'daemon idle CPU < 1 % of a core (100 hosts)',
     d100 ? `${d100.idle.cpuPercent.toFixed(2)} %` : 'n/a',
-    verdict(d100 && d100.idle.cpuPercent < 1, `${d100?.idle.cpuPercent.toFixed(2)} %`),
+    verdict(
+      d100 && d100.idle.cpuPercent < 1,
+      `${d100?.idle.cpuPercent.toFixed(2)} %. The idle daemon's main thread woke ` +
+        `${d100?.idle.wakeupsPerSecond.toFixed(0)} times a second, where SSH keepalives to ${d100?.hosts} hosts ` +
+        `every 15 s need about ${((d100?.hosts ?? 0) / 15).toFixed(0)}: when this was written, prom-client's ` +
+        'default event-loop-lag monitor (10 ms resolution, `collectDefaultMetrics` in src/observe/metrics.ts) ' +
+        'woke it every 10 ms',
+    ),
   ]);
   const peak = d100 ? Math.max(d100.hwmKb, d100.idle.rssKb) / 1024 : undefined;
   rows.push([

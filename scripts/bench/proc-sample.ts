@@ -20,6 +20,15 @@ export function memoryKb(pid: number): { rss: number; hwm: number } {
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
 }
 
+/**
+ * Context switches of the process's main thread so far: while idle, each voluntary one is a wake-up of the
+ * event loop (a timer, a socket), so their rate says how often an idle daemon is woken.
+ */
+export function mainThreadSwitches(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
+}
+
 /** Samples RSS every `everyMs` until stopped; returns the highest value seen (KiB). */
 export function rssSampler(pid: number, everyMs = 25): { stop(): number } {
   let peak = 0;

@@ -200,6 +200,7 @@ function cost(r: Results): string[] {
   const daemons = r.daemons.map((d) => [
     `${d.hosts}`,
     `${d.idle.cpuPercent.toFixed(2)} %`,
+    d.idle.wakeupsPerSecond.toFixed(0),
     mb(d.idle.rssKb),
     d.warm.length ? `${summarize(d.warm.map((p) => p.cpuSeconds)).median.toFixed(2)} s` : 'n/a',
     d.warm.length ? mb(Math.max(...d.warm.map((p) => p.peakRssKb))) : 'n/a',
@@ -223,6 +224,7 @@ function cost(r: Results): string[] {
       [
         'hosts',
         'idle CPU (% of one core)',
+        'idle wake-ups / s',
         'idle RSS',
         'CPU per resync pass',
         'peak RSS in a pass',
