@@ -109,12 +109,9 @@ describe('hostile desired state on a real host', () => {
     const huge = randomBytes(675_000).toString('base64');
     accepted.push(doc('File', 'huge', { hosts: [HOST], path: `${ROOT}/real-dir/huge`, content: huge }));
     expected.set(`${ROOT}/real-dir/huge`, sha(huge));
-    // Hostile values in an env drop-in: they must reach the service's environment exactly.
-    const env: Record<string, string> = {};
-    fc.sample(hostileString(canary, 3), { numRuns: 8, seed: seed + 1 }).forEach((v, i) => {
-      if (!v.includes('\0')) env[`OTEL_HOSTILE_${i}`] = v;
-    });
-    accepted.push(
+    // Hostile values in an env drop-in: each is refused at its key (line breaks are) or must reach the service's
+    // environment exactly.
+    const app = (env: Record<string, string>) =>
       doc('AppInstrumentation', 'hostile-env', {
         hosts: [HOST],
         serviceName: 'orders-api',
@@ -122,8 +119,15 @@ describe('hostile desired state on a real host', () => {
         systemd: { unit: 'orders-api.service', dropInName: '50-hostile.conf' },
         env,
         health: { http: { url: 'http://127.0.0.1:8001/health' } },
-      }),
-    );
+      });
+    const env: Record<string, string> = {};
+    fc.sample(hostileString(canary, 3), { numRuns: 12, seed: seed + 1 }).forEach((v, i) => {
+      const one = { [`OTEL_HOSTILE_${i}`]: v };
+      if (alone(app(one)).snapshot) Object.assign(env, one);
+      else refusedAt(app(one), new RegExp(`^/spec/env/OTEL_HOSTILE_${i}$`));
+    });
+    expect(Object.keys(env).length, 'too few generated env values were valid').toBeGreaterThan(2);
+    accepted.push(app(env));
     // Refused at the field, each on its own.
     refusedAt(
       doc('File', 'traversal', {
@@ -197,7 +201,7 @@ describe('hostile desired state on a real host', () => {
     // One apply of everything accepted. Exit 1 because the symlinked parent is refused at stage.
     const dir = desiredState([HOST], accepted.join('---\n'));
     const apply = await hostop(['apply', dir]);
-    expect(apply.stdout).toMatch(
+    expect(apply.stdout, apply.stderr).toMatch(
       /File\/symlink-parent\s+failed: could not write .*reached through a symlink/,
     );
     expect(apply.stdout, apply.stdout.slice(-3000) + apply.stderr).toMatch(
