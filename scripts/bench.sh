@@ -30,12 +30,28 @@ command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 log "building hostop"
 npm run -s build
 
+# The lab is one machine-wide resource. `lab.sh up` takes down a lab another checkout brought up, which would
+# break that checkout's tests: wait (at most BENCH_LAB_WAIT seconds, default 30 min) until the lab is down or
+# ours instead.
+LAB_STATE=/var/lib/hostop-lab/state
+lab_owner() { awk '$1 == "owner" { print $3 }' "$LAB_STATE" 2>/dev/null || true; }
+lab_hosts() { awk '$1 == "host"' "$LAB_STATE" 2>/dev/null | wc -l; }
+wait_for_lab() {
+  local deadline=$((SECONDS + ${BENCH_LAB_WAIT:-1800})) owner
+  while owner=$(lab_owner) && [[ -n $owner && $owner != "$REPO_ROOT" ]] && (($(lab_hosts) > 0)); do
+    ((SECONDS < deadline)) || { log "the lab is still in use by $owner; giving up"; exit 1; }
+    log "the lab is in use by another checkout ($owner); waiting for it to finish"
+    sleep 30
+  done
+}
+wait_for_lab
+
 HOSTS=$(max_hosts)
 KEEP=100 # the lab size the project's suites expect: never shrink below it
-# The lab is shared: `up` only adds missing hosts (running ones keep running). If hosts.yaml already lists
-# enough hosts that all answer, leave the lab alone.
-have=$(grep -sc '^kind: Host' .lab/hosts.yaml || true)
-have=${have:-0}
+# `up` only adds missing hosts (running ones keep running). If the lab (ours) already has enough hosts that all
+# answer, leave it alone.
+have=0
+[[ $(lab_owner) == "$REPO_ROOT" ]] && have=$(lab_hosts)
 restore=$((have > KEEP ? have : KEEP))
 if ((have < HOSTS)) || bash scripts/lab.sh status | grep -q DOWN; then
   ((have > HOSTS)) && HOSTS=$have # never shrink a lab others may be using
@@ -51,7 +67,8 @@ fi
 # Hosts beyond what the lab had (and beyond KEEP) were only for the scaling table: halt them afterwards, so
 # ~70 MB each go back to the shared machine. Hosts others may use are never touched.
 shrink() {
-  if ((HOSTS > restore)); then
+  # Only a lab that is still ours and still the size we made: anything else means someone else changed it.
+  if ((HOSTS > restore)) && [[ $(lab_owner) == "$REPO_ROOT" ]] && (($(lab_hosts) == HOSTS)); then
     log "lab up --hosts $restore (halting the hosts added for the scaling table)"
     # lab.sh exits non-zero after a shrink that starts no host (its boot check runs with no host), so judge
     # by the hosts it lists afterwards.
