@@ -14,7 +14,10 @@ export type { RunResult } from './shell-channel.js';
 /** Per-host tallies, owned by the pool so they survive reconnects. Tests and benchmarks assert on them. */
 export interface TransportCounters {
   connectionsOpened: number;
-  /** Every SSH channel: shell channels, one-off execs, TCP forwards. */
+  /**
+   * Session channels: the persistent shell (once per connection unless discarded) and one-off execs.
+   * forwardTcp's direct-tcpip channels (one per health or reachability check, by design) are not counted.
+   */
   channelsOpened: number;
   /** Round trips: `run()` and `exec()` calls that reached the host. */
   requests: number;
@@ -174,7 +177,7 @@ export class HostConnection {
     const command = quoteArgv(this.host.privilege === 'sudo' ? ['sudo', '-n', '--', ...argv] : argv);
     const dl = deadline('exec', opts.timeoutMs, this.host.name, opts.signal);
     this.counters.requests++;
-    const run = this.channel((cb) => this.client.exec(command, cb)).then(
+    const run = this.channel('session', (cb) => this.client.exec(command, cb)).then(
       (stream) =>
         new Promise<RunResult>((resolve, reject) => {
           const out: Buffer[] = [];
@@ -205,6 +208,7 @@ export class HostConnection {
   forwardTcp(host: string, port: number, opts: RequestOptions): Promise<Duplex> {
     const dl = deadline(`forward to ${host}:${port}`, opts.timeoutMs, this.host.name, opts.signal);
     const open = this.channel(
+      'forward',
       (cb) => this.client.forwardOut('127.0.0.1', 0, host, port, cb),
       (e) => {
         const reason = (e as { reason?: number }).reason;
@@ -242,7 +246,7 @@ export class HostConnection {
 
   private shellChannel(): Promise<ShellChannel> {
     if (this.shell && !this.shell.closed) return Promise.resolve(this.shell);
-    this.opening ??= this.channel((cb) =>
+    this.opening ??= this.channel('session', (cb) =>
       this.client.exec(this.host.privilege === 'sudo' ? 'sudo -n sh' : 'sh', cb),
     )
       .then((stream) => {
@@ -283,11 +287,12 @@ export class HostConnection {
 
   /** Opens one channel; open failures become ConnectionLost unless `mapError` says otherwise. */
   private channel(
+    kind: 'session' | 'forward',
     open: (cb: (err: Error | undefined, stream: ClientChannel) => void) => void,
     mapError?: (e: Error) => HostopError,
   ): Promise<ClientChannel> {
     if (this.lost) return Promise.reject(this.lost);
-    this.counters.channelsOpened++;
+    if (kind === 'session') this.counters.channelsOpened++;
     return new Promise<ClientChannel>((resolve, reject) => {
       open((err, stream) => {
         if (!err) return resolve(stream);

@@ -171,11 +171,17 @@ describe('sudo and inventory changes', () => {
 describe('from the host point of view (direct-tcpip, no process on the host)', () => {
   it('reaches sshd on the host itself and reports a closed port as unreachable', async () => {
     const conn = await pool.connection(h1);
+    const before = pool.counters('lab-01');
     expect(await tcpReachable(conn, '127.0.0.1', 22, { timeoutMs: 5_000 })).toEqual({ reachable: true });
     const closed = await tcpReachable(conn, '127.0.0.1', 1, { timeoutMs: 5_000 });
     expect(closed.reachable).toBe(false);
     // Another lab host, seen from lab-01.
     expect(await tcpReachable(conn, h2.address, 22, { timeoutMs: 5_000 })).toEqual({ reachable: true });
+    const after = pool.counters('lab-01');
+    expect([
+      after.forwardsOpened - before.forwardsOpened,
+      after.channelsOpened - before.channelsOpened,
+    ]).toEqual([3, 0]);
   });
 
   it('GETs an HTTP endpoint through the tunnel', async () => {
