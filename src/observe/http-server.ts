@@ -73,8 +73,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       else res.destroy();
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  // A scraper reuses its connection: keep idle ones open longer than clients' own idle timeouts (undici 4 s,
+  // Prometheus longer), else a request can race the server closing the socket ("other side closed").
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 70_000;
   await listen(server, host, port);
   const bound = server.address();
   if (bound === null || typeof bound === 'string') {
