@@ -93,9 +93,8 @@ export class Reconciler {
     this.snapshot = snapshot;
     metrics.recordDesiredStateLoaded(snapshot.revision, new Date());
     status.recordDesiredStateLoaded(snapshot.revision);
-    this.knownSecrets = [
-      ...new Set(renderSnapshot(snapshot).flatMap((i) => i.files.flatMap((f) => f.secrets))),
-    ];
+    const rendered = renderSnapshot(snapshot);
+    this.knownSecrets = [...new Set(rendered.flatMap((i) => i.files.flatMap((f) => f.secrets)))];
     status.setKnownSecrets(this.knownSecrets);
     if (changed)
       status.recordEvent({
@@ -106,7 +105,7 @@ export class Reconciler {
 
     const next = new Map<string, HostIntent>();
     const nextHashes = new Map<string, string>();
-    for (const intent of renderSnapshot(snapshot)) {
+    for (const intent of rendered) {
       next.set(intent.host.name, intent);
       nextHashes.set(intent.host.name, hashIntent(intent));
     }
