@@ -181,7 +181,7 @@ export class Reconciler {
       signal,
     });
     this.firstPass.delete(host);
-    if (this.intents.get(host) !== intent) return; // the host left or changed meanwhile: that newer pass reports
+    if (this.hashes.get(host) !== hash) return; // the host left or its intent changed meanwhile: that newer pass reports
     recordOutcome(outcome, intent, {
       status: this.opts.status,
       metrics: this.opts.metrics,
