@@ -30,17 +30,30 @@ command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 log "building hostop"
 npm run -s build
 
-# The lab is one machine-wide resource. `lab.sh up` takes down a lab another checkout brought up, which would
-# break that checkout's tests: wait (at most BENCH_LAB_WAIT seconds, default 30 min) until the lab is down or
-# ours instead.
+# The lab is one machine-wide resource. `lab.sh up` takes down a lab another checkout brought up, and
+# `up --hosts` halts hosts of a fleet lab (`up --fleet`, e.g. the demo's agent-01…): either would break someone
+# else's work. Wait (at most BENCH_LAB_WAIT seconds, default 30 min) until the lab is down, or ours with only
+# lab-NN hosts.
 LAB_STATE=/var/lib/hostop-lab/state
 lab_owner() { awk '$1 == "owner" { print $3 }' "$LAB_STATE" 2>/dev/null || true; }
 lab_hosts() { awk '$1 == "host"' "$LAB_STATE" 2>/dev/null | wc -l; }
+# Why the lab is not ours to resize now, or nothing.
+lab_busy() {
+  local owner fleet
+  owner=$(lab_owner)
+  (($(lab_hosts) > 0)) || return 0
+  if [[ -n $owner && $owner != "$REPO_ROOT" ]]; then
+    echo "in use by another checkout ($owner)"
+  else
+    fleet=$(awk '$1 == "host" && $2 !~ /^lab-[0-9]+$/ { print $2 }' "$LAB_STATE" | head -3 | paste -sd, -)
+    [[ -z $fleet ]] || echo "a fleet lab ($fleet, …), probably the demo's"
+  fi
+}
 wait_for_lab() {
-  local deadline=$((SECONDS + ${BENCH_LAB_WAIT:-1800})) owner
-  while owner=$(lab_owner) && [[ -n $owner && $owner != "$REPO_ROOT" ]] && (($(lab_hosts) > 0)); do
-    ((SECONDS < deadline)) || { log "the lab is still in use by $owner; giving up"; exit 1; }
-    log "the lab is in use by another checkout ($owner); waiting for it to finish"
+  local deadline=$((SECONDS + ${BENCH_LAB_WAIT:-1800})) why
+  while why=$(lab_busy) && [[ -n $why ]]; do
+    ((SECONDS < deadline)) || { log "the lab is still $why; giving up"; exit 1; }
+    log "the lab is $why; waiting for it to be taken down"
     sleep 30
   done
 }
