@@ -31,7 +31,7 @@ export function recordOutcome(
   const { status, metrics } = ctx;
   const host = o.host;
   const reachable = o.status !== 'unreachable';
-  const wasReachable = status.snapshot().hosts.find((h) => h.host === host)?.reachable;
+  const wasReachable = status.hostReachable(host);
   metrics.recordProbe(host, reachable);
   metrics.setHostKeyMismatch(host, o.error?.code === 'HostKeyMismatch');
   status.recordHostProbe(host, {

@@ -218,6 +218,11 @@ export class StatusStore {
   }
 
   /** A JSON-serializable copy of everything, sorted by host, kind, name; events oldest first. */
+  /** Whether the last probe reached `host` (undefined when never probed); O(1), unlike snapshot(). */
+  hostReachable(host: string): boolean | undefined {
+    return this.hosts.get(host)?.reachable;
+  }
+
   snapshot(): StatusSnapshot {
     const byKey = (a: ResourceStatus, b: ResourceStatus) => compare(resourceId(a), resourceId(b));
     return structuredClone({
