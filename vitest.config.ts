@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` is the pure core (fast, no root, no network);
-// `lab` talks to real OpenSSH hosts brought up by scripts/lab.sh and runs files one at a time
-// because the test files share the lab's hosts.
+// `lab` talks to real OpenSSH hosts brought up by scripts/lab.sh. Its files share the lab's hosts and
+// must run one at a time: `npm run test:lab` passes --no-file-parallelism (a root-only option, which a
+// project cannot set for itself).
 export default defineConfig({
   test: {
     projects: [
@@ -13,7 +14,6 @@ export default defineConfig({
           name: 'lab',
           include: ['test/lab/**/*.test.ts'],
           environment: 'node',
-          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 300_000,
         },

@@ -37,7 +37,7 @@ npm run build --silent
 log "lint"
 npm run lint --silent
 log "unit tests"
-npx vitest run --project unit
+npm run test:unit --silent
 
 log "lab up --hosts $LAB_HOSTS"
 cleanup() {
@@ -48,4 +48,4 @@ cleanup() {
 trap cleanup EXIT
 bash scripts/lab.sh up --hosts "$LAB_HOSTS"
 log "lab tests"
-npx vitest run --project lab
+npm run test:lab --silent

@@ -122,6 +122,7 @@ function delta(a: TransportCounters, b: TransportCounters): TransportCounters {
   return {
     connectionsOpened: b.connectionsOpened - a.connectionsOpened,
     channelsOpened: b.channelsOpened - a.channelsOpened,
+    forwardsOpened: b.forwardsOpened - a.forwardsOpened,
     requests: b.requests - a.requests,
   };
 }

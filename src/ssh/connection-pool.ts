@@ -171,7 +171,7 @@ export class ConnectionPool {
   private tally(name: string): TransportCounters {
     let t = this.tallies.get(name);
     if (!t) {
-      t = { connectionsOpened: 0, channelsOpened: 0, requests: 0 };
+      t = { connectionsOpened: 0, channelsOpened: 0, forwardsOpened: 0, requests: 0 };
       this.tallies.set(name, t);
     }
     return t;

@@ -16,9 +16,11 @@ export interface TransportCounters {
   connectionsOpened: number;
   /**
    * Session channels: the persistent shell (once per connection unless discarded) and one-off execs.
-   * forwardTcp's direct-tcpip channels (one per health or reachability check, by design) are not counted.
+   * forwardTcp's direct-tcpip channels (one per health or reachability check, by design) are counted apart.
    */
   channelsOpened: number;
+  /** direct-tcpip channels opened by forwardTcp (health and reachability checks). */
+  forwardsOpened: number;
   /** Round trips: `run()` and `exec()` calls that reached the host. */
   requests: number;
 }
@@ -293,6 +295,7 @@ export class HostConnection {
   ): Promise<ClientChannel> {
     if (this.lost) return Promise.reject(this.lost);
     if (kind === 'session') this.counters.channelsOpened++;
+    else this.counters.forwardsOpened++;
     return new Promise<ClientChannel>((resolve, reject) => {
       open((err, stream) => {
         if (!err) return resolve(stream);

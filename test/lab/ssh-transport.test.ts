@@ -113,6 +113,7 @@ describe('refusals', () => {
     expect(pool.counters('lab-02-wrong-key')).toEqual({
       connectionsOpened: 0,
       channelsOpened: 0,
+      forwardsOpened: 0,
       requests: 0,
     });
     expect(await caught(pool.connection(impostor))).toBe(err);

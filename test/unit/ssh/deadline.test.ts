@@ -5,7 +5,7 @@ import { deadline, untilAborted } from '../../../src/ssh/deadline.js';
 describe('deadline', () => {
   it('aborts with a TimeoutError naming phase and host', async () => {
     const dl = deadline('request', 20, 'web-01');
-    const err = await untilAborted(new Promise(() => {}), dl.signal).catch((e) => e);
+    const err = await untilAborted(new Promise<never>(() => {}), dl.signal).catch((e: TimeoutError) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     expect([err.code, err.host]).toEqual(['Timeout', 'web-01']);
     expect(err.message).toMatch(/request on web-01 did not finish within 20 ms/);
