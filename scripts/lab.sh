@@ -99,7 +99,6 @@ cmd_up() {
   recorded_template=$(records template)
   if [[ -n $recorded_template && $recorded_template != "$template" ]]; then
     log "the template recipe changed: re-creating every host"
-    rm -f "$LAB_OUT/STABLE"
     stop_hosts "$HALT_DEADLINE" $(recorded_hosts)
   fi
   remove_old_templates "$template"
@@ -126,8 +125,12 @@ cmd_up() {
     log "lab already up with these $(wc -l <<<"$want") host(s); outputs rewritten in $LAB_OUT"
     return
   fi
-  rm -f "$LAB_OUT/STABLE"
   ((${#stale[@]} == 0)) || log "halted ${#stale[@]} host(s) no longer wanted: ${stale[*]}"
+  if ((${#missing[@]} == 0)); then
+    write_outputs <<<"$want"
+    log "lab up: $(wc -l <<<"$want") host(s) in $(elapsed "$start"); see $LAB_OUT/hosts.yaml"
+    return
+  fi
   log "starting ${#missing[@]} host(s) from $template"
   local boot
   boot=$(now_ms)
@@ -142,7 +145,7 @@ cmd_up() {
 # listens; warns with the failed units of a host that ends up degraded.
 wait_booted() {
   local results bad
-  results=$(printf '%s\n' "$@" | xargs -P 8 -n 1 bash "${BASH_SOURCE[0]}" __booted)
+  results=$(printf '%s\n' "$@" | xargs -r -P 8 -n 1 bash "${BASH_SOURCE[0]}" __booted)
   bad=$(grep -v ' running$' <<<"$results" || true)
   if [[ -n $bad ]]; then
     log "warning: not every host reached 'running':"

@@ -3,21 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
-import { desiredState, hostop, writeDesiredState } from '../support/fleet.js';
+import { desiredState, fileResource, hostop, writeDesiredState } from '../support/fleet.js';
 import { labHost, labSsh } from '../support/lab.js';
 
 // The long-running reconciler against real lab hosts (lab-11 … lab-15 belong to this file).
 const HOSTS = ['lab-11', 'lab-12', 'lab-13'];
 const sh = (host: string, cmd: string) => labSsh(host, cmd).toString('utf8');
-const file = (name: string, hosts: string[], path: string, content: string) => `
-apiVersion: hostop.dev/v1alpha1
-kind: File
-metadata: { name: ${name} }
-spec:
-  hosts: [${hosts.join(', ')}]
-  path: ${path}
-  content: ${JSON.stringify(content)}
-`;
+const file = fileResource;
 const status = async (url: string) =>
   (await (await fetch(`${url}/status`)).json()) as {
     hosts: { host: string; reachable: boolean; lastProbeTime: string }[];

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
-import { desiredState, hostop, startHostop, writeDesiredState } from '../support/fleet.js';
+import { desiredState, fileResource, hostop, startHostop, writeDesiredState } from '../support/fleet.js';
 import { labSsh } from '../support/lab.js';
 
 // Faults against real lab hosts: what hostop leaves behind when the world breaks mid-change.
@@ -215,15 +215,7 @@ describe('connection killed during an upload', () => {
   }
 });
 
-const file = (name: string, hosts: string[], path: string, content: string, extra = '') => `
-apiVersion: hostop.dev/v1alpha1
-kind: File
-metadata: { name: ${name} }
-spec:
-  hosts: [${hosts.join(', ')}]
-  path: ${path}
-  content: ${JSON.stringify(content)}
-${extra}`;
+const file = fileResource;
 
 /** How often systemd started `unit` on `host` since `sinceEpoch` (seconds), from the host's journal. */
 function starts(host: string, unit: string, sinceEpoch: number): number {

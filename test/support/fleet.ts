@@ -46,6 +46,25 @@ export function writeDesiredState(dir: string, hosts: (string | HostRef)[], reso
   writeFileSync(join(dir, 'resources.yaml'), resources);
 }
 
+/** A `File` resource document (YAML) for `hosts`; `extra` is appended as further `spec` lines. */
+export function fileResource(
+  name: string,
+  hosts: string[],
+  path: string,
+  content: string,
+  extra = '',
+): string {
+  return `
+apiVersion: hostop.dev/v1alpha1
+kind: File
+metadata: { name: ${name} }
+spec:
+  hosts: [${hosts.join(', ')}]
+  path: ${path}
+  content: ${JSON.stringify(content)}
+${extra}`;
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
