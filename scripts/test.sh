@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LAB_HOSTS="${HOSTOP_TEST_LAB_HOSTS:-50}"
+# lab-01 … lab-50 for the feature, fault and load tests, lab-51 … lab-66 for the reference fleet.
+LAB_HOSTS="${HOSTOP_TEST_LAB_HOSTS:-66}"
 
 log() { printf '\n=== %s\n' "$*"; }
 

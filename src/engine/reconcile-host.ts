@@ -8,6 +8,7 @@ import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import type { HostConnection } from '../ssh/host-connection.js';
 import { quoteArg } from '../ssh/quote.js';
+import { tcpReachable } from '../ssh/tunnel-http.js';
 import { applyPlan } from './apply-host.js';
 import type { CheckOutcome, HostOutcome, ResourceOutcome } from './outcome.js';
 
@@ -167,6 +168,10 @@ async function readInventory(
   return inventory;
 }
 
+/**
+ * Each check as seen from the host. A refused or silent port fails the check; a lost connection or an abort
+ * is the host's failure, not the check's, and propagates.
+ */
 async function runChecks(
   conn: HostConnection,
   intent: HostIntent,
@@ -174,23 +179,16 @@ async function runChecks(
 ): Promise<CheckOutcome[]> {
   return Promise.all(
     intent.checks.map(async (c) => {
-      try {
-        const s = await conn.forwardTcp(c.host, c.port, { timeoutMs: c.timeoutMs, signal: opts.signal });
-        s.destroy();
-        return {
-          name: c.name,
-          resource: c.resource,
-          ok: true,
-          message: `${c.host}:${c.port} reachable from ${intent.host.name}`,
-        };
-      } catch (e) {
-        return {
-          name: c.name,
-          resource: c.resource,
-          ok: false,
-          message: `${c.host}:${c.port} not reachable from ${intent.host.name}: ${describeError(e)}`,
-        };
-      }
+      const r = await tcpReachable(conn, c.host, c.port, { timeoutMs: c.timeoutMs, signal: opts.signal });
+      const where = `${c.host}:${c.port}`;
+      return {
+        name: c.name,
+        resource: c.resource,
+        ok: r.reachable,
+        message: r.reachable
+          ? `${where} reachable from ${intent.host.name}`
+          : `${where} not reachable from ${intent.host.name}: ${r.reason}`,
+      };
     }),
   );
 }
