@@ -315,8 +315,8 @@ spec:
   it('is rolled back within its deadline, and the daemon does not retry the change in a restart loop', async () => {
     sh(HOST, 'rm -rf /var/lib/hostop');
     const ds = desiredState([HOST], tempo(good));
-    // Resyncs come from SIGHUP below, each after the previous pass ended: a resync tick during a pass makes the
-    // reconciler drop that pass's outcome (reported separately; see test/lab/load.test.ts).
+    // Resyncs come from SIGHUP below, one at a time after the previous pass ended, so the test counts exactly
+    // three passes that each could have retried the failed change.
     await withDaemon(ds, ['--resync', '60s'], async (d) => {
       await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200, 60_000);
       expect(sh(HOST, 'cat /etc/tempo/config.yml')).toBe(good);
