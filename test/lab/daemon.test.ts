@@ -210,16 +210,14 @@ describe('hostop run: SIGTERM during a rollout', () => {
     for (const h of hosts)
       sh(h, 'rm -rf /var/lib/hostop; echo old > /etc/hostop-sigterm-a; echo old > /etc/hostop-sigterm-b');
     // Two files per host, each validated by a slow validator: a host's apply takes ~3 s, two hosts at a time.
-    const slow = (name: string, path: string) => `
-apiVersion: hostop.dev/v1alpha1
-kind: File
-metadata: { name: ${name} }
-spec:
-  hosts: [${hosts.join(', ')}]
-  path: ${path}
-  content: "new\\n"
-  validate: { argv: [/bin/sh, -c, "sleep 3; grep -q new \\"$1\\"", v, "{}"], timeoutSeconds: 20 }
-`;
+    const slow = (name: string, path: string) =>
+      file(
+        name,
+        hosts,
+        path,
+        'new\n',
+        '  validate: { argv: [/bin/sh, -c, "sleep 3; grep -q new \\"$1\\"", v, "{}"], timeoutSeconds: 20 }\n',
+      );
     const dir = desiredState(
       hosts,
       `${slow('a', '/etc/hostop-sigterm-a')}---\n${slow('b', '/etc/hostop-sigterm-b')}`,
