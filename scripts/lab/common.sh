@@ -51,7 +51,7 @@ forget_host() {
 is_lab_pid() {
   local pid=$1 name=$2
   [[ $(cat "/proc/$pid/comm" 2>/dev/null) == systemd-nspawn ]] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--directory=$HOSTS_DIR/$name/merged"
+  tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "--directory=$HOSTS_DIR/$name/merged"
 }
 
 # `SSH-` banner on ADDRESS:22 within one second.

@@ -121,7 +121,8 @@ async function runFleet(
 }
 
 function select(intents: HostIntent[], hosts?: string, selector?: string): HostIntent[] {
-  let out = intents.filter((i) => i.files.length + i.services.length + i.checks.length > 0);
+  // A host with nothing desired is still planned: what hostop managed there before is pruned.
+  let out = intents;
   if (hosts) {
     const names = hosts
       .split(',')

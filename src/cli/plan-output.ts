@@ -74,6 +74,8 @@ export function summaryLine(outcomes: HostOutcome[], verb: 'plan' | 'apply'): st
 function fileLine(f: FileChange, c: Palette): string {
   const meta = f.intent ? ` ${c.dim(`(${f.intent.mode} ${f.intent.owner}:${f.intent.group})`)}` : '';
   if (f.action === 'create') return `${c.green('+ create')} ${f.path}${meta}`;
+  if (f.action === 'delete' && f.restoresOriginal)
+    return `${c.red('- restore')} ${f.path} ${c.dim('to the version found before hostop (its resource left the desired state)')}`;
   if (f.action === 'delete')
     return `${c.red('- delete')} ${f.path} ${c.dim('(its resource left the desired state)')}`;
   return `${c.yellow('~ update')} ${f.path} [${f.changed.join(', ')}]${meta}`;

@@ -30,6 +30,8 @@ export interface FileChange {
   intent?: FileIntent;
   /** Unified diff, secrets masked; absent when contents were not fetched or for unchanged files. */
   diff?: string;
+  /** delete only: the version found before hostop first managed the path is put back instead. */
+  restoresOriginal?: boolean;
 }
 
 export interface ServiceChange {
@@ -54,6 +56,8 @@ export interface HostPlan {
 export interface ManagedRecord {
   kind: string;
   name: string;
+  /** A file was there before hostop first managed the path; pruning restores it. */
+  original?: boolean;
 }
 
 export interface DiffOptions {
@@ -81,7 +85,15 @@ export function diffHost(intent: HostIntent, observed: ObservedHost, opts: DiffO
   if (opts.prune !== false) {
     const desired = new Set(intent.files.map((f) => f.path));
     for (const [path, rec] of Object.entries(opts.managed ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
-      if (!desired.has(path)) files.push({ path, action: 'delete', changed: [], resource: rec });
+      if (desired.has(path)) continue;
+      const resource = { kind: rec.kind, name: rec.name };
+      files.push({
+        path,
+        action: 'delete',
+        changed: [],
+        resource,
+        ...(rec.original && { restoresOriginal: true }),
+      });
     }
   }
   return {

@@ -157,7 +157,7 @@ spec:
     expect(sh('lab-10', 'cat /etc/motd.d/hostop-test')).toBe('managed\n');
     writeDesiredState(ds, ['lab-10'], collector(['lab-10']));
     const plan = await hostop(['plan', ds]);
-    expect(plan.stdout).toContain('- delete /etc/motd.d/hostop-test');
+    expect(plan.stdout).toContain('- restore /etc/motd.d/hostop-test to the version found before hostop');
     expect((await hostop(['apply', ds])).code).toBe(0);
     // It existed before hostop managed it: the original comes back rather than a hole.
     expect(sh('lab-10', 'cat /etc/motd.d/hostop-test')).toBe('pre-existing\n');

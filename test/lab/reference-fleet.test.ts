@@ -34,7 +34,7 @@ function inventory(): string {
 }
 
 describe('the reference fleet (desired-state/) on 16 lab hosts', () => {
-  it('plan shows the whole fleet, apply converges it, a second plan exits 0', async () => {
+  it('plan shows the whole fleet, apply converges it, a second plan exits 0; pruned, every host is as before', async () => {
     expect(reference).toHaveLength(16);
     const inv = inventory();
     // Start from hosts hostop does not manage yet: an empty desired state (the same Hosts, no resources)
@@ -43,6 +43,9 @@ describe('the reference fleet (desired-state/) on 16 lab hosts', () => {
     writeFileSync(join(empty, 'hosts.yaml'), readFileSync(join(DESIRED, 'hosts.yaml')));
     const reset = await hostop(['apply', empty, '--inventory', inv]);
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);
+
+    const mon = labName(0);
+    const pristine = labSsh(mon, 'sha256sum /etc/otelcol-contrib/config.yaml').toString();
 
     const valid = await hostop(['validate', DESIRED, '--inventory', inv]);
     expect(valid.code, valid.stdout + valid.stderr).toBe(0);
@@ -68,7 +71,6 @@ describe('the reference fleet (desired-state/) on 16 lab hosts', () => {
 
     // The independent witness: the collector on the monitoring host runs the config hostop wrote and is
     // healthy, and an agent host's managed settings name the collector.
-    const mon = labName(0);
     expect(
       labSsh(mon, 'systemctl is-active otelcol-contrib tempo prometheus grafana-server').toString(),
     ).toBe('active\nactive\nactive\nactive\n');
@@ -81,5 +83,21 @@ describe('the reference fleet (desired-state/) on 16 lab hosts', () => {
     ) as { env: Record<string, string> };
     expect(settings.env.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://${monitoring}:4317`);
     expect(settings.env.OTEL_RESOURCE_ATTRIBUTES).toContain(`host.name=${reference[agent]!.name}`);
+
+    // Every resource leaves the desired state: what hostop created is deleted, what was there before it is
+    // put back byte for byte, on all 16 hosts.
+    const prune = await hostop(['apply', empty, '--inventory', inv]);
+    expect(prune.code, prune.stdout + prune.stderr).toBe(0);
+    expect(prune.stdout).toContain('- restore /etc/otelcol-contrib/config.yaml');
+    expect(prune.stdout).toContain('- delete /etc/claude-code/managed-settings.d/10-telemetry.json');
+    expect(labSsh(mon, 'sha256sum /etc/otelcol-contrib/config.yaml').toString()).toBe(pristine);
+    expect(
+      labSsh(
+        labName(agent),
+        'ls /etc/claude-code/managed-settings.d/10-telemetry.json 2>&1 || true',
+      ).toString(),
+    ).toMatch(/No such file/);
+    const after = await hostop(['plan', DESIRED, '--inventory', inv]);
+    expect(after.stdout).toMatch(/Plan: 16 host\(s\) to change/);
   });
 });

@@ -179,11 +179,16 @@ describe('diffHost', () => {
 
   it('prunes managed files whose resource is gone, never unmanaged ones', () => {
     const plan = diffHost(intent([f]), observed({ [f.path]: same(f) }), {
-      managed: { [f.path]: res, '/etc/old.conf': { kind: 'File', name: 'old' } },
+      managed: {
+        [f.path]: res,
+        '/etc/old.conf': { kind: 'File', name: 'old' },
+        '/etc/was-there.conf': { kind: 'File', name: 'old', original: true },
+      },
     });
-    expect(plan.files.map((x) => [x.path, x.action])).toEqual([
-      [f.path, 'unchanged'],
-      ['/etc/old.conf', 'delete'],
+    expect(plan.files.map((x) => [x.path, x.action, x.resource, x.restoresOriginal])).toEqual([
+      [f.path, 'unchanged', res, undefined],
+      ['/etc/old.conf', 'delete', { kind: 'File', name: 'old' }, undefined],
+      ['/etc/was-there.conf', 'delete', { kind: 'File', name: 'old' }, true],
     ]);
     const noPrune = diffHost(intent([f]), observed({ [f.path]: same(f) }), {
       managed: { '/etc/old.conf': res },
