@@ -163,4 +163,6 @@ export interface ObservedHost {
   facts: { hostname: string; os: string; systemd: boolean };
   files: Record<string, ObservedFile>;
   units: Record<string, ObservedUnit>;
+  /** Contents (UTF-8) of the regular files among the probe's `inline` paths; absent when none were asked. */
+  contents?: Record<string, string>;
 }

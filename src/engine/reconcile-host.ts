@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DEFAULT_STATE_ROOT, readInventoryScript, tempPathFor } from '../apply/apply-scripts.js';
 import { EMPTY_INVENTORY, type HostInventory, parseInventory } from '../apply/host-inventory.js';
 import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
@@ -127,9 +128,11 @@ async function observe(
   const temps = intent.files.map((f) => tempPathFor(f.path));
   const paths = [...intent.files.map((f) => f.path), ...temps, inventoryPath];
   const units = intent.services.map((s) => s.unit);
-  const observed = await probeHost(conn, { paths, units }, memory.probe, req);
+  // The inventory rides along with the probe until it is known; afterwards its hash says if it changed.
+  const inline = memory.inventory ? [] : [inventoryPath];
+  const observed = await probeHost(conn, { paths, units, inline }, memory.probe, req);
   const staleTemps = temps.filter((t) => (observed.files[t]?.type ?? 'missing') !== 'missing');
-  const inventory = await readInventory(conn, observed.files[inventoryPath]?.sha256, memory, stateRoot, req);
+  const inventory = await readInventory(conn, observed, inventoryPath, memory, stateRoot, req);
 
   const contents: Record<string, string> = {};
   for (const f of intent.files) {
@@ -150,21 +153,26 @@ async function observe(
   return { observed, plan, inventory, staleTemps };
 }
 
+/** The inventory: from memory when its hash on the host is unchanged, else inline from the probe or read. */
 async function readInventory(
   conn: HostConnection,
-  sha: string | undefined,
+  observed: ObservedHost,
+  path: string,
   memory: HostMemory,
   stateRoot: string,
   req: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<HostInventory> {
+  const sha = observed.files[path]?.sha256;
   if (!sha) return EMPTY_INVENTORY;
   if (memory.inventory?.sha256 === sha) return memory.inventory.inventory;
-  const res = await conn.run(readInventoryScript(stateRoot), req);
-  const inventory = parseInventory(
-    Buffer.from(res.stdout.toString('utf8').trim(), 'base64').toString('utf8'),
-    conn.host.name,
-  );
-  memory.inventory = { sha256: sha, inventory };
+  let text = observed.contents?.[path];
+  if (text === undefined) {
+    const res = await conn.run(readInventoryScript(stateRoot), req);
+    text = Buffer.from(res.stdout.toString('utf8').trim(), 'base64').toString('utf8');
+  }
+  const inventory = parseInventory(text, conn.host.name);
+  // Keyed by the hash of what was parsed, so a file rewritten between stat and read is read again next time.
+  memory.inventory = { sha256: createHash('sha256').update(text).digest('hex'), inventory };
   return inventory;
 }
 

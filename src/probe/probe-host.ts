@@ -12,6 +12,8 @@ export type ProbeCache = Map<string, KnownFile>;
 export interface ProbeTargets {
   paths: string[];
   units: string[];
+  /** Small files whose content comes back in `observed.contents` (hostop's inventory on a cold pass). */
+  inline?: string[];
 }
 
 /** Default bound on one fetched file: configs are small; a larger file is not shown as a diff. */
@@ -35,6 +37,7 @@ export async function probeHost(
     paths: [...new Set(targets.paths)],
     units: [...new Set(targets.units)],
     known: Object.fromEntries(cache),
+    inline: targets.inline,
   };
   const res = await conn.run(buildProbeScript(req), opts);
   if (res.code !== 0) throw scriptFailed(host, 'probe', res.code, res.stderr);

@@ -1,6 +1,6 @@
 import { ProtocolError } from '../core/errors.js';
 import type { ObservedFile, ObservedHost, ObservedUnit } from '../core/model.js';
-import { type KnownFile, PROBE_FORMAT_VERSION, type ProbeRequest } from './probe-script.js';
+import { INLINE_MAX_BYTES, type KnownFile, PROBE_FORMAT_VERSION, type ProbeRequest } from './probe-script.js';
 
 /** A parsed probe: what the host looks like, and the cache entries for the next pass. */
 export interface ProbeResult {
@@ -81,6 +81,7 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   const systemd = r.expect(/^systemd ([01])$/, 'systemd 0|1')[1] === '1';
   const { stats, hashes, lineOf } = parsePathRecords(r, req.paths.length);
   const units = parseUnits(r, req.units);
+  const contents = parseInline(r, req.inline ?? []);
   const end = r.expect(/^end (\d+) (\d+)$/, 'a path record or the trailer "end NPATHS NUNITS"');
   if (Number(end[1]) !== req.paths.length || Number(end[2]) !== req.units.length)
     r.fail('trailer counts differ from the request');
@@ -110,7 +111,23 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
     } else if (hash !== undefined) fail(`sha256 reported for non-regular path #${i}`);
     files[path] = file;
   });
-  return { observed: { host, facts: { hostname, os, systemd }, files, units }, known };
+  const observed: ObservedHost = { host, facts: { hostname, os, systemd }, files, units };
+  if (req.inline?.length) observed.contents = contents;
+  return { observed, known };
+}
+
+/** `inline J BASE64|-`, one per requested inline path in order; contents of the regular files among them. */
+function parseInline(r: Lines, paths: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  paths.forEach((path, j) => {
+    const m = r.expect(/^inline (\d+) (-|[A-Za-z0-9+/]*={0,2})$/, `"inline ${j} …"`);
+    if (Number(m[1]) !== j) r.fail(`inline record ${m[1]} where ${j} was due`);
+    if (m[2] === '-') return;
+    const bytes = Buffer.from(m[2] as string, 'base64');
+    if (bytes.length > INLINE_MAX_BYTES) r.fail(`inline file #${j} is larger than ${INLINE_MAX_BYTES} bytes`);
+    out[path] = bytes.toString('utf8');
+  });
+  return out;
 }
 
 function parsePathRecords(r: Lines, count: number) {

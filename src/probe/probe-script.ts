@@ -18,7 +18,12 @@ export interface ProbeRequest {
   units: string[];
   /** The caller's cache from the last pass: files whose signature is unchanged are not hashed. */
   known?: Record<string, KnownFile>;
+  /** Small files (hostop's own state) whose content the probe returns too, saving a round trip. */
+  inline?: string[];
 }
+
+/** The most an inline file may hold; a larger one is a protocol error, not silently cut. */
+export const INLINE_MAX_BYTES = 1024 * 1024;
 
 /** `stat` fields per path: raw mode (hex), size, uid, gid, owner, group, signature (last: compared whole). */
 const STAT_FORMAT = '%f %s %u %g %U %G %d:%i:%s:%.9Y:%.9Z';
@@ -34,10 +39,10 @@ const SYSTEMD_UNIT = /^[A-Za-z0-9:_.\\@-]+$/;
  * Output, one record per line (see probe-parse.ts): `hostop-probe 1`, `hostname …`, `os …`,
  * `systemd 0|1`, per path `missing I` or `stat I …`, `sha256 I HEX|-` per hashed file, the raw
  * `systemctl show` blocks between `units-begin` and `units-end RC` (or `units-unavailable` without
- * systemd), and `end NPATHS NUNITS`.
+ * systemd), `inline J BASE64|-` per inline path (`-`: not a regular file), and `end NPATHS NUNITS`.
  */
 export function buildProbeScript(req: ProbeRequest): string {
-  for (const p of req.paths) {
+  for (const p of [...req.paths, ...(req.inline ?? [])]) {
     if (!p.startsWith('/')) throw new DesiredStateError(`probe path must be absolute: ${JSON.stringify(p)}`);
   }
   for (const u of req.units) {
@@ -51,6 +56,7 @@ export function buildProbeScript(req: ProbeRequest): string {
     ...factLines(),
     ...pathLines(req),
     ...unitLines(req.units),
+    ...inlineLines(req.inline ?? []),
     `echo 'end ${req.paths.length} ${req.units.length}'`,
   ];
   return `${lines.join('\n')}\n`;
@@ -106,6 +112,16 @@ function oneLinePerArg(cmd: string): string[] {
     `if [ $# -gt 0 ] && r=$(${cmd} "$@" 2>/dev/null); then :; else r=; for a do r="$r$(${cmd} "$a" 2>/dev/null || echo -)$nl"; done; fi`,
     "IFS=$nl; set -- $r; IFS=' '",
   ];
+}
+
+function inlineLines(paths: string[]): string[] {
+  return paths.map((p, j) => {
+    const q = quoteArg(p);
+    return (
+      `if [ -f ${q} ] && [ ! -h ${q} ]; then printf 'inline ${j} '; ` +
+      `head -c ${INLINE_MAX_BYTES + 1} -- ${q} | base64 | tr -d '\\n'; echo; else echo 'inline ${j} -'; fi`
+    );
+  });
 }
 
 function unitLines(units: string[]): string[] {

@@ -3,9 +3,13 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDesiredState } from '../../src/core/load.js';
 import type { HostRef } from '../../src/core/model.js';
+import { renderSnapshot } from '../../src/core/render.js';
+import { type HostMemory, newHostMemory, reconcileHost } from '../../src/engine/reconcile-host.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../../src/probe/probe-host.js';
 import { ConnectionPool } from '../../src/ssh/connection-pool.js';
+import { desiredState, fileResource } from '../support/fleet.js';
 import { labHost, labSsh } from '../support/lab.js';
 
 // Hosts lab-01..05 get a directory of hostile names and contents (by plain ssh + tar); hostop's probe
@@ -188,5 +192,29 @@ describe('probe on real hosts', () => {
     const small = await fetchFiles(conn, [`${DIR}/plain.conf`], { ...REQ, maxBytes: 3 });
     expect(small).toEqual({});
     expect(canaryFired('lab-03')).toBe(false);
+  });
+});
+
+describe('a reconcile pass over a host hostop manages', () => {
+  it('is one round trip cold (the inventory rides along with the probe) and warm', async () => {
+    const host = 'lab-04';
+    labSsh(host, 'rm -rf /var/lib/hostop /etc/hostop-test-roundtrip');
+    const dir = desiredState([host], fileResource('rt', [host], '/etc/hostop-test-roundtrip', 'x\n'));
+    const intent = renderSnapshot(loadDesiredState(dir).snapshot!)[0]!;
+    const opts = { apply: false, prune: true, wantDiffs: false };
+    // hostop manages the file from here on: its inventory exists on the host.
+    const applied = await reconcileHost(pool, intent, newHostMemory(), { ...opts, apply: true });
+    expect(applied.status).toBe('converged');
+
+    const counted = async (memory: HostMemory) => {
+      const before = pool.counters(host).requests;
+      const outcome = await reconcileHost(pool, intent, memory, opts);
+      return [outcome.status, pool.counters(host).requests - before];
+    };
+    const memory = newHostMemory(); // a new process: nothing known about the host
+    expect(await counted(memory)).toEqual(['in-sync', 1]);
+    expect(memory.inventory?.inventory.files['/etc/hostop-test-roundtrip']).toMatchObject({ kind: 'File' });
+    expect(await counted(memory)).toEqual(['in-sync', 1]);
+    labSsh(host, 'rm -rf /var/lib/hostop /etc/hostop-test-roundtrip');
   });
 });

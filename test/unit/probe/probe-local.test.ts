@@ -117,6 +117,23 @@ describe('probe script + parser on a real sh and filesystem', () => {
     expect(next.result.observed.files[files[1] as string]?.sha256).toBe(sha(files[1] as string));
   });
 
+  it('returns inline contents of regular files only, byte for byte, executing nothing', () => {
+    const inline = [
+      files[4] as string,
+      files[3] as string,
+      join(dir, 'link'),
+      join(dir, 'sub dir'),
+      join(dir, 'missing'),
+    ];
+    const { result } = runProbe({ paths: [files[0] as string], units: [], inline });
+    expect(result.observed.contents).toEqual({
+      [files[4] as string]: readFileSync(files[4] as string, 'utf8'),
+      [files[3] as string]: '',
+    });
+    expect(runProbe({ paths: [files[0] as string], units: [] }).result.observed.contents).toBeUndefined();
+    expect(existsSync(canary)).toBe(false);
+  });
+
   it('fetches contents by path, bounded in size, executing nothing', () => {
     const big = join(dir, 'big file');
     writeFileSync(big, 'x'.repeat(5000));

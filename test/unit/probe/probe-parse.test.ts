@@ -155,6 +155,30 @@ describe('parseProbeOutput', () => {
   });
 });
 
+describe('parseProbeOutput with inline files', () => {
+  const withInline: ProbeRequest = { ...req, inline: ['/var/lib/hostop/managed.json', '/nope'] };
+  const body = (inline: string[]) => out([...good.slice(0, -1), ...inline, 'end 3 2']);
+  const json = Buffer.from('{"files":{}}\n').toString('base64');
+
+  it('returns the content of each inline regular file, nothing for `-`', () => {
+    const r = parseProbeOutput('h', withInline, body([`inline 0 ${json}`, 'inline 1 -']));
+    expect(r.observed.contents).toEqual({ '/var/lib/hostop/managed.json': '{"files":{}}\n' });
+  });
+
+  it.each([
+    ['a missing record', [`inline 0 ${json}`], /expected "inline 1/],
+    ['records out of order', ['inline 1 -', `inline 0 ${json}`], /inline record 1 where 0 was due/],
+    ['not base64', ['inline 0 $(id)', 'inline 1 -'], /expected "inline 0/],
+    [
+      'a file over the cap',
+      [`inline 0 ${Buffer.alloc(1024 * 1024 + 1).toString('base64')}`, 'inline 1 -'],
+      /larger than 1048576 bytes/,
+    ],
+  ])('rejects %s', (_name, lines, message) => {
+    expect(() => parseProbeOutput('h', withInline, body(lines))).toThrow(message);
+  });
+});
+
 describe('buildProbeScript', () => {
   it('spawns one stat, one sha256sum and one systemctl at most, and hashes only unknown signatures', () => {
     const s = buildProbeScript({ ...req, known: { '/etc/a.conf': { signature: SIG, sha256: H } } });
