@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { HostIntent, ResourceRef } from '../core/model.js';
 import type { HostOutcome, ResourceOutcome } from '../engine/outcome.js';
 import type { HostopMetrics, ReconcileResult } from '../observe/metrics.js';
@@ -9,6 +10,21 @@ export function resourcesOf(intent: HostIntent): ResourceRef[] {
   for (const r of [...intent.files, ...intent.services, ...intent.checks].map((x) => x.resource))
     seen.set(`${r.kind}/${r.name}`, r);
   return [...seen.values()].sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+}
+
+/**
+ * A hash per resource (`Kind/name`) of what it renders onto the host. A correction of a resource whose hash
+ * was already observed in sync is drift (someone changed the host); any other apply rolls out a new intent.
+ */
+export function resourceHashes(intent: HostIntent): Map<string, string> {
+  const parts = new Map<string, unknown[]>();
+  for (const x of [...intent.files, ...intent.services, ...intent.checks]) {
+    const k = `${x.resource.kind}/${x.resource.name}`;
+    parts.set(k, [...(parts.get(k) ?? []), x]);
+  }
+  return new Map(
+    [...parts].map(([k, v]) => [k, createHash('sha256').update(JSON.stringify(v)).digest('hex')]),
+  );
 }
 
 /** The controller-runtime-style result label of a pass. */
@@ -26,7 +42,14 @@ export function reconcileResult(o: HostOutcome): ReconcileResult {
 export function recordOutcome(
   o: HostOutcome,
   intent: HostIntent,
-  ctx: { status: StatusStore; metrics: HostopMetrics; revision?: string; stalled: boolean },
+  ctx: {
+    status: StatusStore;
+    metrics: HostopMetrics;
+    revision?: string;
+    stalled: boolean;
+    /** This host's resources last observed as desired (`Kind/name` -> resourceHashes); updated here. */
+    inSync: Map<string, string>;
+  },
 ): void {
   const { status, metrics } = ctx;
   const host = o.host;
@@ -55,8 +78,10 @@ export function recordOutcome(
   }
   metrics.recordReconcile(reconcileResult(o), o.durationMs / 1000);
 
+  const hashes = resourceHashes(intent);
   for (const ref of resourcesOf(intent)) {
     const key = { host, kind: ref.kind, name: ref.name };
+    const id = `${ref.kind}/${ref.name}`;
     const r: ResourceOutcome | undefined = o.resources.find(
       (x) => x.kind === ref.kind && x.name === ref.name,
     );
@@ -81,6 +106,7 @@ export function recordOutcome(
       message: string,
     ) => status.recordEvent({ type, reason, host, kind: ref.kind, name: ref.name, message });
     if (!r || r.result === 'unchanged') {
+      ctx.inSync.set(id, hashes.get(id)!);
       metrics.setDrifted(host, ref.kind, ref.name, false);
       cond('Drifted', 'False', 'InSync', 'observed as desired');
       cond('Stalled', 'False', 'InSync', '');
@@ -96,13 +122,24 @@ export function recordOutcome(
       continue;
     }
     if (r.result === 'applied' || r.result === 'pruned') {
-      // The probe found drift and the pass corrected it: the gauge was 1 for the length of the apply.
       metrics.setDrifted(host, ref.kind, ref.name, false);
-      metrics.recordDriftCorrected(host, ref.kind);
-      cond('Drifted', 'False', 'DriftCorrected', 'corrected');
       cond('Stalled', 'False', 'Converged', '');
       cond('Ready', 'True', 'Converged', `applied at revision ${ctx.revision ?? 'unknown'}`);
-      event('Normal', 'DriftCorrected', 'drift corrected and verified by a new probe');
+      if (ctx.inSync.get(id) === hashes.get(id)) {
+        // The host had this very intent and moved away from it: drift, corrected.
+        metrics.recordDriftCorrected(host, ref.kind);
+        cond('Drifted', 'False', 'DriftCorrected', 'corrected');
+        event('Normal', 'DriftCorrected', 'drift corrected and verified by a new probe');
+      } else {
+        // A new intent rolled out (a commit, or the first pass since start): no drift.
+        cond('Drifted', 'False', 'InSync', 'observed as desired');
+        event(
+          'Normal',
+          'Applied',
+          `revision ${ctx.revision ?? 'unknown'} applied and verified by a new probe`,
+        );
+      }
+      ctx.inSync.set(id, hashes.get(id)!);
       continue;
     }
     metrics.setDrifted(host, ref.kind, ref.name, true);

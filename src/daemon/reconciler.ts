@@ -43,6 +43,11 @@ export class Reconciler {
   /** Host -> intent hash at which a change failed validation or health: not retried until the intent changes. */
   private readonly stalled = new Map<string, string>();
   private readonly firstPass = new Set<string>();
+  /**
+   * Host -> its resources last observed as desired (see resourceHashes): tells drift corrections from roll-outs.
+   * In memory only: after a restart, the first apply of each resource counts as a roll-out.
+   */
+  private readonly inSync = new Map<string, Map<string, string>>();
   private readonly queue: WorkQueue;
   private resyncTimer?: NodeJS.Timeout;
   private stopping = false;
@@ -182,11 +187,14 @@ export class Reconciler {
     });
     this.firstPass.delete(host);
     if (this.hashes.get(host) !== hash) return; // the host left or its intent changed meanwhile: that newer pass reports
+    const inSync = this.inSync.get(host) ?? new Map<string, string>();
+    this.inSync.set(host, inSync);
     recordOutcome(outcome, intent, {
       status: this.opts.status,
       metrics: this.opts.metrics,
       revision: this.snapshot?.revision,
       stalled,
+      inSync,
     });
     const level =
       outcome.status === 'in-sync'
@@ -219,6 +227,7 @@ export class Reconciler {
   private forgetHost(host: string): void {
     this.opts.metrics.forgetHost(host);
     this.memory.delete(host);
+    this.inSync.delete(host);
     this.stalled.delete(host);
     this.firstPass.delete(host);
     this.queue.forget(host);

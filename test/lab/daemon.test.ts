@@ -14,7 +14,7 @@ const status = async (url: string) =>
   (await (await fetch(`${url}/status`)).json()) as {
     hosts: { host: string; reachable: boolean; lastProbeTime: string }[];
     desiredState: { valid: boolean };
-    events: { reason: string; host?: string }[];
+    events: { reason: string; host?: string; name?: string }[];
   };
 
 describe('hostop run (enforce)', () => {
@@ -65,6 +65,17 @@ describe('hostop run (enforce)', () => {
     // The others were not probed for the edit (only the resync tick may have touched them).
     const edits = daemon.logs.filter((l) => l.msg === 'desired state loaded' && (l.enqueued as number) > 0);
     expect(edits.at(-1)!.enqueued).toBe(1);
+    // A roll-out, not drift: an Applied event, and no correction counted (no HostopDriftRecurring from commits).
+    const events = await waitFor('Applied event', async () => {
+      const mine = (await status(daemon.url)).events.filter(
+        (e) => e.host === 'lab-12' && e.name === 'only-12',
+      );
+      return mine.length > 0 && mine;
+    });
+    expect((events || []).map((e) => e.reason)).toEqual(['Applied']);
+    expect(await metric(daemon.url, 'hostop_drift_corrections_total', { host: 'lab-12', kind: 'File' })).toBe(
+      undefined,
+    );
   });
 
   it('a file edited by hand is detected at the next resync, restored, and counted as a correction', async () => {

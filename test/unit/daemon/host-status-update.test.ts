@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import type { HostIntent } from '../../../src/core/model.js';
+import { recordOutcome } from '../../../src/daemon/host-status-update.js';
+import { StatusStore } from '../../../src/daemon/status-store.js';
+import type { HostOutcome, ResourceOutcome } from '../../../src/engine/outcome.js';
+import { createMetrics } from '../../../src/observe/metrics.js';
+
+const host = {
+  name: 'web01',
+  labels: {},
+  address: '10.0.0.1',
+  port: 22,
+  user: 'root',
+  hostKey: 'ssh-ed25519 AAAA',
+  privilege: 'root' as const,
+};
+const motd = (content: string): HostIntent => ({
+  host,
+  files: [
+    {
+      path: '/etc/motd',
+      content,
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      format: 'text',
+      notify: [],
+      secrets: [],
+      resource: { kind: 'File', name: 'motd' },
+    },
+  ],
+  services: [],
+  checks: [],
+});
+const outcome = (status: HostOutcome['status'], result?: ResourceOutcome['result']): HostOutcome => ({
+  host: 'web01',
+  status,
+  resources: result ? [{ kind: 'File', name: 'motd', result }] : [],
+  checks: [],
+  durationMs: 5,
+});
+
+async function corrections(metrics: ReturnType<typeof createMetrics>): Promise<number> {
+  const line = (await metrics.registry.metrics())
+    .split('\n')
+    .find((l) => l.startsWith('hostop_drift_corrections_total{'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('recordOutcome: drift corrected or new intent applied', () => {
+  it('counts a correction only when the host had moved away from an intent already observed in sync', async () => {
+    const status = new StatusStore();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const ctx = { status, metrics, revision: 'r1', stalled: false, inSync: new Map<string, string>() };
+    const reasons = () => status.snapshot().events.map((e) => `${e.reason}x${e.count}`);
+
+    // First pass since start: the file is written. A roll-out, not drift.
+    recordOutcome(outcome('converged', 'applied'), motd('a\n'), ctx);
+    expect([await corrections(metrics), reasons()]).toEqual([0, ['Appliedx1']]);
+
+    // Someone edits the file; the next pass restores the same intent: drift, corrected.
+    recordOutcome(outcome('converged', 'applied'), motd('a\n'), ctx);
+    expect([await corrections(metrics), reasons()]).toEqual([1, ['Appliedx1', 'DriftCorrectedx1']]);
+
+    // A commit changes the content: applied, still one correction (the HostopDriftRecurring alert stays silent).
+    recordOutcome(outcome('converged', 'applied'), motd('b\n'), { ...ctx, revision: 'r2' });
+    recordOutcome(outcome('converged', 'applied'), motd('c\n'), { ...ctx, revision: 'r3' });
+    expect(await corrections(metrics)).toBe(1);
+
+    // In sync at c, then changed by hand and restored: drift again.
+    recordOutcome(outcome('in-sync'), motd('c\n'), ctx);
+    recordOutcome(outcome('converged', 'applied'), motd('c\n'), ctx);
+    expect(await corrections(metrics)).toBe(2);
+    const drifted = status.snapshot().resources[0]!.conditions.find((c) => c.type === 'Drifted');
+    expect([drifted?.status, drifted?.reason]).toEqual(['False', 'DriftCorrected']);
+  });
+});
