@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
@@ -167,6 +168,57 @@ describe('hostop run (detect)', () => {
       .find((x) => x.host === 'lab-14')!
       .conditions.find((c) => c.type === 'Drifted');
     expect(drifted?.status).toBe('True');
+  });
+});
+
+describe('hostop run --git-pull: a commit pushed to the remote', () => {
+  it('is fetched, fast-forwarded and converged, and its SHA is the revision in force', async () => {
+    const HOST = 'lab-14';
+    sh(HOST, 'rm -rf /var/lib/hostop /etc/hostop-gitops-test');
+    const tmp = mkdtempSync(join(tmpdir(), 'hostop-gitops-'));
+    const [remote, author, checkout] = ['remote.git', 'author', 'checkout'].map((n) => join(tmp, n)) as [
+      string,
+      string,
+      string,
+    ];
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], {
+        cwd,
+        encoding: 'utf8',
+      }).trim();
+    const push = (content: string) => {
+      writeDesiredState(author, [HOST], file('gitops', [HOST], '/etc/hostop-gitops-test', content));
+      git(author, 'add', '-A');
+      git(author, 'commit', '-qm', content.trim());
+      git(author, 'push', '-q', 'origin', 'HEAD:main');
+      return git(author, 'rev-parse', 'HEAD');
+    };
+    git(tmp, 'init', '-q', '--bare', '-b', 'main', remote);
+    git(tmp, 'clone', '-q', remote, author);
+    const first = push('one\n');
+    git(tmp, 'clone', '-q', remote, checkout);
+
+    const d = await startDaemon(checkout, ['--git-pull', '1s', '--resync', '60s']);
+    try {
+      const converged = (content: string, revision: string) =>
+        waitFor(
+          `${content.trim()} at ${revision}`,
+          async () =>
+            sh(HOST, 'cat /etc/hostop-gitops-test 2>/dev/null || true') === content &&
+            (await metric(d.url, 'hostop_desired_state_info', { revision })) === 1,
+          20_000,
+          200,
+        );
+      await converged('one\n', first);
+      const second = push('two\n');
+      expect(second).not.toBe(first);
+      await converged('two\n', second);
+      // A local edit in the checkout is in force too, and says so.
+      writeDesiredState(checkout, [HOST], file('gitops', [HOST], '/etc/hostop-gitops-test', 'local\n'));
+      await converged('local\n', `${second}-dirty`);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
   });
 });
 

@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gitRevision } from '../../../src/core/load.js';
+
+// Real git on a real temporary repository: the desired-state directory is a subdirectory of it.
+const root = mkdtempSync(join(tmpdir(), 'hostop-git-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const git = (...args: string[]) =>
+  execFileSync('git', ['-C', root, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], {
+    encoding: 'utf8',
+  }).trim();
+const dir = join(root, 'desired-state');
+
+describe('gitRevision', () => {
+  it('is undefined outside a git work tree', () => {
+    expect(gitRevision(tmpdir())).toBeUndefined();
+  });
+
+  it('is the commit SHA, with -dirty only while the desired-state directory itself has changes', () => {
+    git('init', '-q');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'hosts.yaml'), 'a: 1\n');
+    writeFileSync(join(root, 'README'), 'x\n');
+    git('add', '-A');
+    git('commit', '-qm', 'one');
+    const sha = git('rev-parse', 'HEAD');
+    expect(gitRevision(dir)).toBe(sha);
+
+    writeFileSync(join(root, 'README'), 'changed outside the directory\n');
+    expect(gitRevision(dir)).toBe(sha);
+
+    writeFileSync(join(dir, 'hosts.yaml'), 'a: 2\n');
+    expect(gitRevision(dir)).toBe(`${sha}-dirty`);
+    git('checkout', '--', 'desired-state/hosts.yaml');
+    writeFileSync(join(dir, 'new.yaml'), 'b: 1\n');
+    expect(gitRevision(dir)).toBe(`${sha}-dirty`);
+
+    git('add', '-A');
+    git('commit', '-qm', 'two');
+    expect(gitRevision(dir)).toBe(git('rev-parse', 'HEAD'));
+  });
+});
