@@ -2,9 +2,7 @@ import { loadDesiredState } from '../core/load.js';
 import type { HostIntent } from '../core/model.js';
 import { renderSnapshot } from '../core/render.js';
 import { matchesSelector } from '../core/selector.js';
-import { fleetPass } from '../engine/fleet-pass.js';
 import type { HostOutcome } from '../engine/outcome.js';
-import { ConnectionPool } from '../ssh/connection-pool.js';
 import { type CommandSpec, UsageError, outputFormat, parseDuration, parsePositiveInt } from './args.js';
 import { formatOutcomes } from './plan-output.js';
 import { formatProblem } from './problems-output.js';
@@ -92,6 +90,11 @@ async function runFleet(
     values.hosts as string | undefined,
     values.selector as string | undefined,
   );
+  // The SSH side loads only when there is something to connect to (validate, --help, a broken state skip it).
+  const [{ ConnectionPool }, { fleetPass }] = await Promise.all([
+    import('../ssh/connection-pool.js'),
+    import('../engine/fleet-pass.js'),
+  ]);
   const pool = new ConnectionPool({ connectTimeoutMs });
   const tty = process.stderr.isTTY && format === 'text';
   try {
