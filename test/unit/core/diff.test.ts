@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diffHost, planIsEmpty, sameStructure, sha256 } from '../../../src/core/diff.js';
 import type { FileIntent, HostIntent, ObservedHost, ServiceIntent } from '../../../src/core/model.js';
+import { hostIntent } from '../../support/intents.js';
 
 const res = { kind: 'File', name: 'cfg' };
 const file = (over: Partial<FileIntent> = {}): FileIntent => ({
@@ -22,21 +23,8 @@ const svc: ServiceIntent = {
   onChange: 'reload',
   resource: res,
 };
-const host = {
-  name: 'h1',
-  labels: {},
-  address: 'x',
-  port: 22,
-  user: 'root',
-  hostKey: 'k',
-  privilege: 'root' as const,
-};
-const intent = (files: FileIntent[], services: ServiceIntent[] = [svc]): HostIntent => ({
-  host,
-  files,
-  services,
-  checks: [],
-});
+const intent = (files: FileIntent[], services: ServiceIntent[] = [svc]): HostIntent =>
+  hostIntent(files, services);
 const observed = (files: ObservedHost['files'], active = 'active', enabled = 'enabled'): ObservedHost => ({
   host: 'h1',
   facts: { hostname: 'h1', os: 'Debian', systemd: true },

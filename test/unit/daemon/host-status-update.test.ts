@@ -4,34 +4,10 @@ import { recordOutcome } from '../../../src/daemon/host-status-update.js';
 import { StatusStore } from '../../../src/daemon/status-store.js';
 import type { HostOutcome, ResourceOutcome } from '../../../src/engine/outcome.js';
 import { createMetrics } from '../../../src/observe/metrics.js';
+import { fileIntent, hostIntent } from '../../support/intents.js';
 
-const host = {
-  name: 'web01',
-  labels: {},
-  address: '10.0.0.1',
-  port: 22,
-  user: 'root',
-  hostKey: 'ssh-ed25519 AAAA',
-  privilege: 'root' as const,
-};
-const motd = (content: string): HostIntent => ({
-  host,
-  files: [
-    {
-      path: '/etc/motd',
-      content,
-      mode: '0644',
-      owner: 'root',
-      group: 'root',
-      format: 'text',
-      notify: [],
-      secrets: [],
-      resource: { kind: 'File', name: 'motd' },
-    },
-  ],
-  services: [],
-  checks: [],
-});
+const motd = (content: string): HostIntent =>
+  hostIntent([fileIntent({ path: '/etc/motd', content, resource: { kind: 'File', name: 'motd' } })]);
 const outcome = (status: HostOutcome['status'], result?: ResourceOutcome['result']): HostOutcome => ({
   host: 'web01',
   status,

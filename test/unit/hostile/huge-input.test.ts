@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffHost, sha256 } from '../../../src/core/diff.js';
 import { loadDesiredState } from '../../../src/core/load.js';
-import type { FileIntent, HostIntent } from '../../../src/core/model.js';
+import { fileIntent, hostIntent } from '../../support/intents.js';
 
 // Hostile sizes and shapes: each is refused with a problem or handled in bounded time, never a hang or a crash.
 
@@ -34,24 +34,13 @@ const text = (bytes: number) =>
 
 describe('huge and deeply nested input', () => {
   it('a diff of two unrelated large files is bounded and summarised, not computed for minutes', () => {
-    const file: FileIntent = {
+    const file = fileIntent({
       path: '/etc/big.txt',
       content: text(700_000),
-      mode: '0644',
-      owner: 'root',
-      group: 'root',
-      format: 'text',
-      notify: [],
-      secrets: [],
       resource: { kind: 'File', name: 'big' },
-    };
+    });
     const current = text(700_000);
-    const intent: HostIntent = {
-      host: { name: 'h1', labels: {}, address: 'x', port: 22, user: 'root', hostKey: 'k', privilege: 'root' },
-      files: [file],
-      services: [],
-      checks: [],
-    };
+    const intent = hostIntent([file]);
     const observed = {
       host: 'h1',
       facts: { hostname: 'h1', os: 'Debian', systemd: true },

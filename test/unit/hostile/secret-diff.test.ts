@@ -1,33 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { diffHost, sha256 } from '../../../src/core/diff.js';
-import type { FileIntent, HostIntent } from '../../../src/core/model.js';
+import { fileIntent, hostIntent } from '../../support/intents.js';
 
 // Plans show unified diffs; a diff has two sides. The desired secrets are declared, the ones they replace on the
 // host are not: neither may show.
 
-const host = {
-  name: 'h1',
-  labels: {},
-  address: 'x',
-  port: 22,
-  user: 'root',
-  hostKey: 'k',
-  privilege: 'root' as const,
-};
-
 function planDiff(content: string, secrets: string[], current: string | undefined): string {
-  const f: FileIntent = {
-    path: '/etc/x.conf',
-    content,
-    mode: '0644',
-    owner: 'root',
-    group: 'root',
-    format: 'text',
-    notify: [],
-    secrets,
-    resource: { kind: 'File', name: 'x' },
-  };
-  const intent: HostIntent = { host, files: [f], services: [], checks: [] };
+  const f = fileIntent({ content, secrets });
+  const intent = hostIntent([f]);
   const files =
     current === undefined
       ? {}
