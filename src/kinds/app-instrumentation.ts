@@ -208,7 +208,7 @@ function validate(res: Resource<AppInstrumentationSpec>): Problem[] {
       ...sortedEntries(spec.headers).map(([k, v]): [string, string] => [`/spec/headers/${k}`, v]),
       ...sortedEntries(spec.env).map(([k, v]): [string, string] => [`/spec/env/${k}`, v]),
     ];
-    for (const [path, value] of values.filter(([, v]) => UNSAFE_POOL_VALUE.test(v))) {
+    for (const [path] of values.filter(([, v]) => UNSAFE_POOL_VALUE.test(v))) {
       problems.push({ path, message: 'a php-fpm env[] value cannot contain ", \\, $ or control characters' });
     }
   }

@@ -1,4 +1,5 @@
-import type { FileIntent, HostIntent, HostRef, ServiceIntent } from '../../src/core/model.js';
+import { sha256 } from '../../src/core/diff.js';
+import type { FileIntent, HostIntent, HostRef, ObservedHost, ServiceIntent } from '../../src/core/model.js';
 
 /** A HostRef for pure unit tests (never connected to). */
 export const TEST_HOST: HostRef = {
@@ -34,4 +35,26 @@ export function hostIntent(
   host = TEST_HOST,
 ): HostIntent {
   return { host, files, services, checks: [] };
+}
+
+/** What a probe of TEST_HOST would report: each path a 0644 root:root regular file with this content. */
+export function observedFiles(contents: Record<string, string>): ObservedHost {
+  const files: ObservedHost['files'] = {};
+  for (const [path, content] of Object.entries(contents)) {
+    files[path] = {
+      path,
+      type: 'file',
+      sha256: sha256(content),
+      size: Buffer.byteLength(content),
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+    };
+  }
+  return {
+    host: TEST_HOST.name,
+    facts: { hostname: TEST_HOST.name, os: 'Debian', systemd: true },
+    files,
+    units: {},
+  };
 }

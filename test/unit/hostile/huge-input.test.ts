@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { diffHost, sha256 } from '../../../src/core/diff.js';
+import { diffHost } from '../../../src/core/diff.js';
 import { loadDesiredState } from '../../../src/core/load.js';
-import { fileIntent, hostIntent } from '../../support/intents.js';
+import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js';
 
 // Hostile sizes and shapes: each is refused with a problem or handled in bounded time, never a hang or a crash.
 
@@ -41,22 +41,7 @@ describe('huge and deeply nested input', () => {
     });
     const current = text(700_000);
     const intent = hostIntent([file]);
-    const observed = {
-      host: 'h1',
-      facts: { hostname: 'h1', os: 'Debian', systemd: true },
-      files: {
-        [file.path]: {
-          path: file.path,
-          type: 'file' as const,
-          sha256: sha256(current),
-          size: current.length,
-          mode: '0644',
-          owner: 'root',
-          group: 'root',
-        },
-      },
-      units: {},
-    };
+    const observed = observedFiles({ [file.path]: current });
     const started = Date.now();
     const update = diffHost(intent, observed, { contents: { [file.path]: current }, wantDiffs: true });
     const create = diffHost(intent, { ...observed, files: {} }, { wantDiffs: true });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diffHost, sha256 } from '../../../src/core/diff.js';
-import { fileIntent, hostIntent } from '../../support/intents.js';
+import { diffHost } from '../../../src/core/diff.js';
+import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js';
 
 // Plans show unified diffs; a diff has two sides. The desired secrets are declared, the ones they replace on the
 // host are not: neither may show.
@@ -8,21 +8,7 @@ import { fileIntent, hostIntent } from '../../support/intents.js';
 function planDiff(content: string, secrets: string[], current: string | undefined): string {
   const f = fileIntent({ content, secrets });
   const intent = hostIntent([f]);
-  const files =
-    current === undefined
-      ? {}
-      : {
-          [f.path]: {
-            path: f.path,
-            type: 'file' as const,
-            sha256: sha256(current),
-            size: current.length,
-            mode: '0644',
-            owner: 'root',
-            group: 'root',
-          },
-        };
-  const observed = { host: 'h1', facts: { hostname: 'h1', os: 'x', systemd: true }, files, units: {} };
+  const observed = observedFiles(current === undefined ? {} : { [f.path]: current });
   const plan = diffHost(intent, observed, {
     contents: current === undefined ? {} : { [f.path]: current },
     wantDiffs: true,

@@ -41,7 +41,7 @@ function dropInEnv(content: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of content.split('\n').filter((l) => l.startsWith('Environment='))) {
     const inner = line.slice('Environment="'.length, -1);
-    const value = inner.replace(/\\x([0-9a-f]{2})|\\(.)|%%/g, (m, hex: string, c: string) =>
+    const value = inner.replace(/\\x([0-9a-f]{2})|\\(.)|%%/g, (_m, hex: string, c: string) =>
       hex ? String.fromCharCode(Number.parseInt(hex, 16)) : (c ?? '%'),
     );
     const eq = value.indexOf('=');
