@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type StatusSnapshot, parseStatusDocument } from '../daemon/status-document.js';
 import { STATUS_FILE } from '../daemon/status-file.js';
-import { type CommandSpec, UsageError, outputFormat } from './args.js';
+import { type CommandSpec, outputFormat } from './args.js';
 
 /** `hostop status`: what the daemon knows, from its HTTP endpoint or (offline) from its state directory. */
 export const statusCommand: CommandSpec = {
@@ -44,11 +44,11 @@ function fromFile(dir: string): StatusSnapshot {
   try {
     text = readFileSync(join(dir, STATUS_FILE), 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read ${join(dir, STATUS_FILE)}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${join(dir, STATUS_FILE)}: ${(e as Error).message}`);
   }
   const doc = parseStatusDocument(text);
   if (typeof doc === 'string')
-    throw new UsageError(`${join(dir, STATUS_FILE)} is not a status document: ${doc}`);
+    throw new Error(`${join(dir, STATUS_FILE)} is not a status document: ${doc}`);
   return doc;
 }
 
@@ -61,16 +61,16 @@ async function fromHttp(values: Record<string, unknown>): Promise<StatusSnapshot
   try {
     res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   } catch (e) {
-    throw new UsageError(
+    throw new Error(
       `cannot reach the daemon at ${url.origin} (${(e as Error).message}); is 'hostop run' running? Use --state-dir to read its saved status.`,
     );
   }
   if (!res.ok)
-    throw new UsageError(
+    throw new Error(
       `${url} answered ${res.status}${res.status === 401 ? ' (pass --http-token-file)' : ''}`,
     );
   const doc = parseStatusDocument(await res.text());
-  if (typeof doc === 'string') throw new UsageError(`${url} did not return a status document: ${doc}`);
+  if (typeof doc === 'string') throw new Error(`${url} did not return a status document: ${doc}`);
   return doc;
 }
 

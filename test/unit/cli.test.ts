@@ -40,6 +40,18 @@ describe('hostop CLI', () => {
     );
   });
 
+  it('status without a daemon or saved status says what to do, without a usage dump', async () => {
+    const down = await hostop(['status', '--url', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(
+      /^hostop status: cannot reach the daemon at http:\/\/127\.0\.0\.1:9 .*--state-dir/,
+    );
+    expect(down.stderr).not.toContain('Usage:');
+    const none = await hostop(['status', '--state-dir', '/nonexistent/state']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('hostop status: cannot read /nonexistent/state/status.json');
+  });
+
   it.each(['validate', 'plan', 'apply', 'run', 'status'])('%s --help explains the command', async (cmd) => {
     const r = await hostop([cmd, '--help']);
     expect(r.code).toBe(0);
