@@ -47,8 +47,7 @@ function fromFile(dir: string): StatusSnapshot {
     throw new Error(`cannot read ${join(dir, STATUS_FILE)}: ${(e as Error).message}`);
   }
   const doc = parseStatusDocument(text);
-  if (typeof doc === 'string')
-    throw new Error(`${join(dir, STATUS_FILE)} is not a status document: ${doc}`);
+  if (typeof doc === 'string') throw new Error(`${join(dir, STATUS_FILE)} is not a status document: ${doc}`);
   return doc;
 }
 
@@ -66,9 +65,7 @@ async function fromHttp(values: Record<string, unknown>): Promise<StatusSnapshot
     );
   }
   if (!res.ok)
-    throw new Error(
-      `${url} answered ${res.status}${res.status === 401 ? ' (pass --http-token-file)' : ''}`,
-    );
+    throw new Error(`${url} answered ${res.status}${res.status === 401 ? ' (pass --http-token-file)' : ''}`);
   const doc = parseStatusDocument(await res.text());
   if (typeof doc === 'string') throw new Error(`${url} did not return a status document: ${doc}`);
   return doc;
