@@ -328,9 +328,3 @@ export function parseRestoreOutput(
   if (out.inventory < 0) throw new ProtocolError('restore script output is incomplete', { host });
   return out;
 }
-
-/** Reads the inventory in one round trip: prints it base64-encoded, or nothing when absent. */
-export function readInventoryScript(stateRoot: string): string {
-  const f = quoteArg(`${stateRoot}/managed.json`);
-  return `if [ -f ${f} ]; then base64 < ${f} | tr -d '\\n'; fi; echo\n`;
-}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_STATE_ROOT, readInventoryScript, tempPathFor } from '../apply/apply-scripts.js';
+import { DEFAULT_STATE_ROOT, tempPathFor } from '../apply/apply-scripts.js';
 import { EMPTY_INVENTORY, type HostInventory, parseInventory } from '../apply/host-inventory.js';
 import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
@@ -132,7 +132,7 @@ async function observe(
   const inline = memory.inventory ? [] : [inventoryPath];
   const observed = await probeHost(conn, { paths, units, inline }, memory.probe, req);
   const staleTemps = temps.filter((t) => (observed.files[t]?.type ?? 'missing') !== 'missing');
-  const inventory = await readInventory(conn, observed, inventoryPath, memory, stateRoot, req);
+  const inventory = await readInventory(conn, observed, inventoryPath, memory, req);
 
   const contents: Record<string, string> = {};
   for (const f of intent.files) {
@@ -153,23 +153,24 @@ async function observe(
   return { observed, plan, inventory, staleTemps };
 }
 
-/** The inventory: from memory when its hash on the host is unchanged, else inline from the probe or read. */
+/**
+ * The inventory: from memory when its hash on the host is unchanged, else inline from this pass's probe, else
+ * (it changed while remembered: another hostop wrote it) read the same way, inline in a probe of nothing else.
+ */
 async function readInventory(
   conn: HostConnection,
   observed: ObservedHost,
   path: string,
   memory: HostMemory,
-  stateRoot: string,
   req: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<HostInventory> {
   const sha = observed.files[path]?.sha256;
   if (!sha) return EMPTY_INVENTORY;
   if (memory.inventory?.sha256 === sha) return memory.inventory.inventory;
-  let text = observed.contents?.[path];
-  if (text === undefined) {
-    const res = await conn.run(readInventoryScript(stateRoot), req);
-    text = Buffer.from(res.stdout.toString('utf8').trim(), 'base64').toString('utf8');
-  }
+  const text =
+    observed.contents?.[path] ??
+    (await probeHost(conn, { paths: [], units: [], inline: [path] }, new Map(), req)).contents?.[path] ??
+    '';
   const inventory = parseInventory(text, conn.host.name);
   // Keyed by the hash of what was parsed, so a file rewritten between stat and read is read again next time.
   memory.inventory = { sha256: createHash('sha256').update(text).digest('hex'), inventory };

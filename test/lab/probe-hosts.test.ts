@@ -215,6 +215,29 @@ describe('a reconcile pass over a host hostop manages', () => {
     expect(await counted(memory)).toEqual(['in-sync', 1]);
     expect(memory.inventory?.inventory.files['/etc/hostop-test-roundtrip']).toMatchObject({ kind: 'File' });
     expect(await counted(memory)).toEqual(['in-sync', 1]);
-    labSsh(host, 'rm -rf /var/lib/hostop /etc/hostop-test-roundtrip');
+
+    // Another hostop (a CLI apply beside the daemon) adds a file: the remembered inventory is stale, is read
+    // again in one more round trip, and the file it added shows as one to prune.
+    const both = renderSnapshot(
+      loadDesiredState(
+        desiredState(
+          [host],
+          fileResource('rt', [host], '/etc/hostop-test-roundtrip', 'x\n') +
+            '---\n' +
+            fileResource('rt2', [host], '/etc/hostop-test-roundtrip2', 'y\n'),
+        ),
+      ).snapshot!,
+    )[0]!;
+    expect((await reconcileHost(pool, both, newHostMemory(), { ...opts, apply: true })).status).toBe(
+      'converged',
+    );
+    const before = pool.counters(host).requests;
+    const stale = await reconcileHost(pool, intent, memory, opts);
+    expect(pool.counters(host).requests - before).toBe(2);
+    expect(stale.plan?.files.map((f) => [f.path, f.action])).toEqual([
+      ['/etc/hostop-test-roundtrip', 'unchanged'],
+      ['/etc/hostop-test-roundtrip2', 'delete'],
+    ]);
+    labSsh(host, 'rm -rf /var/lib/hostop /etc/hostop-test-roundtrip /etc/hostop-test-roundtrip2');
   });
 });
