@@ -20,7 +20,9 @@ export function resourceHashes(intent: HostIntent): Map<string, string> {
   const parts = new Map<string, unknown[]>();
   for (const x of [...intent.files, ...intent.services, ...intent.checks]) {
     const k = `${x.resource.kind}/${x.resource.name}`;
-    parts.set(k, [...(parts.get(k) ?? []), x]);
+    const list = parts.get(k) ?? [];
+    list.push(x);
+    parts.set(k, list);
   }
   return new Map(
     [...parts].map(([k, v]) => [k, createHash('sha256').update(JSON.stringify(v)).digest('hex')]),
