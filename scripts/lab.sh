@@ -160,10 +160,13 @@ cmd_booted() {
   # shellcheck disable=SC2016 # runs on the host
   out=$(timeout 300 ssh -F "$LAB_OUT/ssh_config" "$name" '
     state=$(systemctl is-system-running --wait)
-    for p in 13133 4317 4318 3200 3000 8001 8002 4000 9000 9090; do
+    for p in 13133 4317 4318 3200 3000 8001 8002 4000 9090; do
       for i in $(seq 150); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.2; done
       (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || state="$state; port $p closed"
     done
+    # php-fpm (the real one) listens on unix sockets only.
+    for i in $(seq 150); do [ -S /run/php/php8.2-fpm-legacy-shop.sock ] && break; sleep 0.2; done
+    [ -S /run/php/php8.2-fpm-legacy-shop.sock ] || state="$state; php-fpm socket missing"
     [ "$state" = running ] || state="$state; failed: $(systemctl --failed --no-legend --plain | cut -d" " -f1 | paste -sd" ")"
     echo "$state"' 2>&1) || out="ssh failed: $out"
   echo "$name $out"

@@ -140,7 +140,7 @@ export interface UnitAction {
 /**
  * Activate: back up each current target, rename each staged candidate over it (atomic), record the new
  * inventory, then `daemon-reload` if asked and each unit action once.
- * Prints `activated I RC existed|absent` per item and `unit I RC` per action.
+ * Prints `activated I RC existed|absent` per item and `unit I RC BEFORE AFTER B64OUT` per action.
  */
 export function activateScript(
   items: ActivateItem[],
@@ -174,12 +174,46 @@ export function activateScript(
   });
   lines.push(`${atomicWrite(`${root}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
   if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
-  opts.units.forEach((u, i) =>
-    lines.push(
-      `systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`,
-    ),
-  );
+  lines.push(...unitActionLines(opts.units));
   return `${lines.join('\n')}\n`;
+}
+
+/** What one `systemctl ACTION UNIT` did, as the activate and restore scripts report it. */
+export interface UnitResult {
+  /** systemctl's exit status (not a pipe's: a failed reload must be seen as failed). */
+  code: number;
+  /** The unit's ExecMainStartTimestampMonotonic before and after: a restart that happened moves it. */
+  mainStartBefore: string;
+  mainStartAfter: string;
+  /** systemctl's own words (first 2000 bytes), e.g. "Job type reload is not applicable for unit …". */
+  output: string;
+}
+
+/**
+ * One line per unit action: the main process's start time before and after (systemd.exec(5): a new main
+ * process sets ExecMainStartTimestampMonotonic), systemctl's exit status and output.
+ * Prints `unit I RC BEFORE AFTER B64OUT`.
+ */
+function unitActionLines(units: UnitAction[]): string[] {
+  return units.map((u, i) => {
+    const unit = quoteArg(u.unit);
+    const started = `systemctl show -p ExecMainStartTimestampMonotonic --value -- ${unit} 2>/dev/null`;
+    return (
+      `b=$(${started}); out=$(systemctl ${u.action} -- ${unit} </dev/null 2>&1); rc=$?; a=$(${started}); ` +
+      `printf 'unit ${i} %s %s %s %s\\n' $rc "\${b:-0}" "\${a:-0}" "$(printf '%s' "$out" | head -c 2000 | base64 | tr -d '\\n')"`
+    );
+  });
+}
+
+const UNIT_LINE = /^unit (\d+) (\d+) (\d+) (\d+) ([A-Za-z0-9+/]*={0,2})$/;
+
+function unitResult(m: RegExpExecArray): UnitResult {
+  return {
+    code: Number(m[2]),
+    mainStartBefore: m[3] as string,
+    mainStartAfter: m[4] as string,
+    output: Buffer.from(m[5] as string, 'base64').toString('utf8'),
+  };
 }
 
 export interface ChmodItem {
@@ -194,7 +228,7 @@ export interface ActivateResult {
   fixed: number[];
   inventory: number;
   daemonReload?: number;
-  units: number[];
+  units: UnitResult[];
 }
 
 export function parseActivateOutput(stdout: string, items: number, host: string): ActivateResult {
@@ -225,9 +259,9 @@ export function parseActivateOutput(stdout: string, items: number, host: string)
       },
     ],
     [
-      /^unit (\d+) (\d+)$/,
+      UNIT_LINE,
       (m) => {
-        out.units[Number(m[1])] = Number(m[2]);
+        out.units[Number(m[1])] = unitResult(m);
       },
     ],
   ]);
@@ -267,7 +301,7 @@ export interface RestoreItem {
 /**
  * Restore files (rollback of a failed change, or prune of a file whose resource left), rewrite the inventory,
  * and run unit actions. Restoring is itself atomic: copy beside the target, then rename over it.
- * Prints `restored I RC`, `inventory RC`, `unit I RC`.
+ * Prints `restored I RC`, `inventory RC`, `unit I RC BEFORE AFTER B64OUT`.
  */
 export function restoreScript(
   items: RestoreItem[],
@@ -291,19 +325,15 @@ export function restoreScript(
     `${atomicWrite(`${opts.stateRoot}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`,
   );
   if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
-  opts.units.forEach((u, i) =>
-    lines.push(
-      `systemctl ${u.action} -- ${quoteArg(u.unit)} </dev/null 2>&1 | head -c 2000 >&2; printf 'unit ${i} %s\\n' $?`,
-    ),
-  );
+  lines.push(...unitActionLines(opts.units));
   return `${lines.join('\n')}\n`;
 }
 
 export function parseRestoreOutput(
   stdout: string,
   host: string,
-): { restored: number[]; inventory: number; units: number[] } {
-  const out = { restored: [] as number[], inventory: -1, units: [] as number[] };
+): { restored: number[]; inventory: number; units: UnitResult[] } {
+  const out = { restored: [] as number[], inventory: -1, units: [] as UnitResult[] };
   parseLines(stdout, 'restore', host, [
     [
       /^restored (\d+) (\d+)$/,
@@ -319,9 +349,9 @@ export function parseRestoreOutput(
     ],
     [/^daemon-reload \d+$/, () => undefined],
     [
-      /^unit (\d+) (\d+)$/,
+      UNIT_LINE,
       (m) => {
-        out.units[Number(m[1])] = Number(m[2]);
+        out.units[Number(m[1])] = unitResult(m);
       },
     ],
   ]);

@@ -48,7 +48,8 @@ export function formatOutcomes(
     }
     for (const k of o.checks) out.push(`  ${k.ok ? c.green('✓') : c.red('✗')} check ${k.name}: ${k.message}`);
     for (const r of o.resources.filter((r) => !resources.has(`${r.kind}/${r.name}`) && r.message)) {
-      out.push(`  ${r.kind}/${r.name}: ${resultWord(r.result, c)}: ${r.message}`);
+      const why = r.result === 'held' ? ` (${r.reason})` : '';
+      out.push(`  ${r.kind}/${r.name}: ${resultWord(r.result, c)}${why}: ${r.message}`);
     }
     if (o.error) out.push(`  ${c.red('error')}: ${o.error.code}: ${o.error.message}`);
     out.push('');

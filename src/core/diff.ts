@@ -11,6 +11,7 @@ import type {
   ServiceIntent,
 } from './model.js';
 import { MASK, redactText } from './redact.js';
+import type { HeldResource } from './versions.js';
 
 /**
  * Pure diff of one host: desired intent against what the probe observed. Plain data, in the spirit of Flux's
@@ -50,6 +51,8 @@ export interface HostPlan {
   checks: CheckIntent[];
   /** Paths whose content must be fetched to finish the diff (semantic compare or a diff to show). */
   needsContent: string[];
+  /** Resources left alone on this host (their component's installed version is not the declared one). */
+  held: HeldResource[];
 }
 
 /** What hostop recorded on the host about the files it manages (see apply/host-inventory). */
@@ -69,6 +72,8 @@ export interface DiffOptions {
   prune?: boolean;
   /** Ask for contents of changed text files too, so a diff can be shown (plan); apply skips it. */
   wantDiffs?: boolean;
+  /** Resources whose files and units are left as they are (neither written, reloaded nor pruned). */
+  held?: HeldResource[];
 }
 
 export function sha256(text: string): string {
@@ -78,7 +83,11 @@ export function sha256(text: string): string {
 export function diffHost(intent: HostIntent, observed: ObservedHost, opts: DiffOptions = {}): HostPlan {
   const files: FileChange[] = [];
   const needsContent: string[] = [];
+  const held = opts.held ?? [];
+  const isHeld = (r: ResourceRef) =>
+    held.some((h) => h.resource.kind === r.kind && h.resource.name === r.name);
   for (const f of intent.files) {
+    if (isHeld(f.resource)) continue;
     const change = diffFile(f, observed.files[f.path], opts, needsContent);
     files.push(change);
   }
@@ -99,9 +108,10 @@ export function diffHost(intent: HostIntent, observed: ObservedHost, opts: DiffO
   return {
     host: intent.host.name,
     files,
-    services: diffServices(intent, observed, files),
+    services: diffServices(intent, observed, files).filter((s) => !isHeld(s.resource)),
     checks: intent.checks,
     needsContent,
+    held,
   };
 }
 
@@ -277,5 +287,7 @@ export function rewritesContent(f: FileChange): boolean {
 
 /** True when nothing needs doing on the host. */
 export function planIsEmpty(plan: HostPlan): boolean {
-  return plan.files.every((f) => f.action === 'unchanged') && plan.services.length === 0;
+  return (
+    plan.files.every((f) => f.action === 'unchanged') && plan.services.length === 0 && plan.held.length === 0
+  );
 }

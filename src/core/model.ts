@@ -107,6 +107,35 @@ export interface ServiceIntent {
   /** What a change of a notifying file triggers. */
   onChange: 'reload' | 'restart';
   health?: HealthCheck;
+  /**
+   * How a reload is proven to have taken effect, beyond `systemctl reload` exiting 0 (which only says the
+   * signal was sent): a field of a JSON document the component serves on the host that changes on every
+   * reload it really performs. Without it a reload is trusted once systemd runs it successfully.
+   */
+  reloadProof?: ReloadProof;
+  resource: ResourceRef;
+}
+
+export interface ReloadProof {
+  url: string;
+  /** Top-level field of the JSON body whose value changes when the component has reloaded. */
+  field: string;
+  timeoutMs: number;
+}
+
+/**
+ * A component version a resource was rendered for. The probe reads the installed version of `package` (dpkg);
+ * when it does not match, the resource is held: nothing of it is written, reloaded or pruned on that host.
+ */
+export interface VersionIntent {
+  /** The Debian package that carries the component. */
+  package: string;
+  /** The declared version. */
+  version: string;
+  /** `exact`: the installed version must be this one; `minimum`: this one or newer. */
+  match: 'exact' | 'minimum';
+  /** What depends on it, for the message: "the config shape and reload method". */
+  why: string;
   resource: ResourceRef;
 }
 
@@ -125,6 +154,7 @@ export interface HostIntent {
   files: FileIntent[];
   services: ServiceIntent[];
   checks: CheckIntent[];
+  versions: VersionIntent[];
 }
 
 /** What one kind's render contributes for one host. */
@@ -132,6 +162,7 @@ export interface IntentPart {
   files?: FileIntent[];
   services?: ServiceIntent[];
   checks?: CheckIntent[];
+  versions?: VersionIntent[];
 }
 
 // ---------------------------------------------------------------------------
@@ -165,4 +196,10 @@ export interface ObservedHost {
   units: Record<string, ObservedUnit>;
   /** Contents (UTF-8) of the regular files among the probe's `inline` paths; absent when none were asked. */
   contents?: Record<string, string>;
+  /**
+   * Installed versions of the packages asked for (dpkg), `null` when not installed; absent when none were
+   * asked. `packagesUnreadable` says why none could be read (no dpkg on the host).
+   */
+  packages?: Record<string, string | null>;
+  packagesUnreadable?: string;
 }

@@ -23,7 +23,8 @@ export function renderFleet(snapshot: Snapshot): RenderResult {
   const problems: Problem[] = [];
   const byHost = new Map<string, HostIntent>();
   const claims = new Map<string, Resource>();
-  for (const host of snapshot.hosts) byHost.set(host.name, { host, files: [], services: [], checks: [] });
+  for (const host of snapshot.hosts)
+    byHost.set(host.name, { host, files: [], services: [], checks: [], versions: [] });
   for (const res of activeResources(snapshot)) {
     const kind = kindByName(res.kind);
     if (!kind) continue; // the loader has reported the unknown kind already
@@ -56,6 +57,7 @@ export function renderFleet(snapshot: Snapshot): RenderResult {
       }
       for (const svc of part.services ?? []) mergeService(intent, svc, res, problems);
       intent.checks.push(...(part.checks ?? []));
+      intent.versions.push(...(part.versions ?? []));
     }
   }
   const intents = [...byHost.values()].sort((a, b) => a.host.name.localeCompare(b.host.name));
@@ -94,6 +96,7 @@ function mergeService(intent: HostIntent, svc: ServiceIntent, res: Resource, pro
   }
   if (svc.onChange === 'restart') prior.onChange = 'restart';
   prior.health ??= svc.health;
+  prior.reloadProof ??= svc.reloadProof;
 }
 
 /** Why a rendered path may not be written, or undefined when it is a normal absolute path. */

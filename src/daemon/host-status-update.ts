@@ -144,6 +144,16 @@ export function recordOutcome(
       ctx.inSync.set(id, hashes.get(id)!);
       continue;
     }
+    if (r.result === 'held') {
+      // Not a failed apply: nothing was tried. Stalled until the installed version or the declaration changes.
+      const reason = r.reason ?? 'VersionMismatch';
+      const message = r.message ?? reason;
+      const prior = status.conditionsOf(key).find((c) => c.type === 'Stalled');
+      cond('Ready', 'False', reason, message);
+      cond('Stalled', 'True', reason, message);
+      if (prior?.status !== 'True' || prior.reason !== reason) event('Warning', 'VersionMismatch', message);
+      continue;
+    }
     metrics.setDrifted(host, ref.kind, ref.name, true);
     metrics.recordApplyFailure(host, ref.kind, r.reason ?? 'Other');
     if (r.result === 'rolled-back') metrics.recordRollback(host, ref.kind);

@@ -53,7 +53,8 @@ export type EventReason =
   | 'HostReachable'
   | 'HostKeyMismatch'
   | 'DesiredStateLoaded'
-  | 'DesiredStateInvalid';
+  | 'DesiredStateInvalid'
+  | 'VersionMismatch';
 
 export interface StatusEvent {
   /** ISO-8601 time of the latest occurrence. */

@@ -4,6 +4,7 @@ import {
   type RestoreItem,
   type StageItem,
   type UnitAction,
+  type UnitResult,
   activateScript,
   parseActivateOutput,
   parseRestoreOutput,
@@ -19,7 +20,7 @@ import type { HostIntent, ServiceIntent } from '../core/model.js';
 import { redactText } from '../core/redact.js';
 import type { HostConnection } from '../ssh/host-connection.js';
 import { quoteArg } from '../ssh/quote.js';
-import { waitHealthy } from './health.js';
+import { readJsonField, waitFieldChanged, waitHealthy } from './health.js';
 import type { ResourceOutcome } from './outcome.js';
 
 export interface ApplyOptions {
@@ -133,6 +134,7 @@ export async function applyPlan(
       units,
       chmods,
     }) + leftovers.map((f) => `rm -f -- ${quoteArg(tempPathFor(f.path))}\n`).join('');
+  const proofs = await readReloadProofs(conn, units, intent, opts);
   const activated =
     activate.length || chmods.length || units.length || prunes.length || leftovers.length
       ? parseActivateOutput((await conn.run(script, req)).stdout.toString('utf8'), items.length, host)
@@ -147,54 +149,95 @@ export async function applyPlan(
       });
     else note(f.resource, { result: 'applied' });
   });
-  units.forEach((u, i) => {
-    if (activated!.units[i] !== 0) {
-      const svc = intent.services.find((s) => s.unit === u.unit)!;
-      note(svc.resource, {
-        result: 'failed',
-        reason: 'UnitActionFailed',
-        message: `systemctl ${u.action} ${u.unit} exited ${activated!.units[i]}`,
-      });
-    }
-  });
   if (prunes.length) await prune(conn, prunes, inventory, next, opts, req, note);
 
-  // 3. Health, and rollback of what a failed health check depends on.
+  // 3. Activation confirmed, health, and rollback of what a failed unit depends on.
   let rolledBack = false;
-  for (const u of units.filter(
-    (u) => u.action === 'reload' || u.action === 'restart' || u.action === 'start',
-  )) {
+  for (const [i, u] of units.entries()) {
     const svc = intent.services.find((s) => s.unit === u.unit)!;
-    if (!svc.health) continue;
-    const health = await waitHealthy(conn, svc.health, opts.signal);
-    if (health.ok) continue;
+    const failure = await activationFailure(conn, u, activated!.units[i]!, svc, proofs.get(u.unit), opts);
+    if (!failure) continue;
     const culprits = activate.filter(
-      (f, i) => activated!.activated[i]!.code === 0 && f.intent!.notify.includes(u.unit),
+      (f, j) => activated!.activated[j]!.code === 0 && f.intent!.notify.includes(u.unit),
     );
+    if (culprits.length === 0) {
+      note(svc.resource, {
+        result: 'failed',
+        reason: failure.reason,
+        message: `${u.unit}: ${failure.message}`,
+      });
+      continue;
+    }
     await rollback(conn, culprits, activated!, activate, svc, inventory, next, opts, req);
     rolledBack = true;
-    const after = await waitHealthy(conn, svc.health, opts.signal);
+    const after = svc.health ? await waitHealthy(conn, svc.health, opts.signal) : undefined;
     for (const f of culprits) {
       outcomes.set(key(f.resource), {
         kind: f.resource.kind,
         name: f.resource.name,
         result: 'rolled-back',
-        reason: 'HealthCheckFailed',
+        reason: failure.reason,
         message:
-          `${u.unit} failed its health check after ${u.action} (${health.message}); restored the previous files` +
-          (after.ok
-            ? ` and ${u.unit} is healthy again`
-            : `, but ${u.unit} is still unhealthy: ${after.message}`),
+          `${u.unit}: ${failure.message}; restored the previous files and restarted it` +
+          (after === undefined
+            ? ''
+            : after.ok
+              ? ', healthy again'
+              : `, but it is still unhealthy: ${after.message}`),
       });
     }
-    if (culprits.length === 0)
-      note(svc.resource, {
-        result: 'failed',
-        reason: 'HealthCheckFailed',
-        message: `${u.unit}: ${health.message}`,
-      });
   }
   return { resources: [...outcomes.values()], inventory: next, rolledBack };
+}
+
+/** Why a unit action did not leave the unit running its new config, or undefined when it did. */
+async function activationFailure(
+  conn: HostConnection,
+  u: UnitAction,
+  result: UnitResult,
+  svc: ServiceIntent,
+  proofBefore: string | undefined,
+  opts: ApplyOptions,
+): Promise<{ reason: string; message: string } | undefined> {
+  if (result.code !== 0) {
+    const said = result.output.trim().split('\n')[0] ?? '';
+    return {
+      reason: u.action === 'reload' ? 'ReloadFailed' : 'UnitActionFailed',
+      message: `systemctl ${u.action} exited ${result.code}${said ? ` (${said})` : ''}, so the new config is not live`,
+    };
+  }
+  if (u.action === 'restart' && result.mainStartAfter === result.mainStartBefore) {
+    return { reason: 'NotRestarted', message: 'systemctl restart started no new main process' };
+  }
+  if (u.action === 'reload' && svc.reloadProof && proofBefore !== undefined) {
+    const changed = await waitFieldChanged(conn, svc.reloadProof, proofBefore, opts.signal);
+    if (!changed.ok) return { reason: 'ReloadNotApplied', message: changed.message };
+  }
+  if (u.action === 'stop' || u.action === 'enable' || u.action === 'disable' || !svc.health) return undefined;
+  const health = await waitHealthy(conn, svc.health, opts.signal);
+  return health.ok
+    ? undefined
+    : {
+        reason: 'HealthCheckFailed',
+        message: `failed its health check after ${u.action} (${health.message})`,
+      };
+}
+
+/** The reload proof of each unit about to be reloaded, read before anything changes (absent: unreadable). */
+async function readReloadProofs(
+  conn: HostConnection,
+  units: UnitAction[],
+  intent: HostIntent,
+  opts: ApplyOptions,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const u of units) {
+    const proof = intent.services.find((s) => s.unit === u.unit)?.reloadProof;
+    if (u.action !== 'reload' || !proof) continue;
+    const value = await readJsonField(conn, proof, opts.signal);
+    if (value !== undefined) out.set(u.unit, value);
+  }
+  return out;
 }
 
 /** Each unit's actions in a safe order (enable before start, daemon-reload is separate), once per unit. */

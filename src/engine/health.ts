@@ -1,5 +1,5 @@
 import { describeError } from '../core/errors.js';
-import type { HealthCheck } from '../core/model.js';
+import type { HealthCheck, ReloadProof } from '../core/model.js';
 import type { HostConnection } from '../ssh/host-connection.js';
 import { httpGet } from '../ssh/tunnel-http.js';
 
@@ -46,4 +46,42 @@ async function probeOnce(
   } catch (e) {
     return `${check.type === 'http' ? check.url : `${check.host}:${check.port}`}: ${describeError(e)}`;
   }
+}
+
+/**
+ * The value of a top-level field of the JSON document at `proof.url`, as a string (undefined when it cannot be
+ * read: nothing listens, not JSON, no such field). Never rejects, except for an abort.
+ */
+export async function readJsonField(
+  conn: HostConnection,
+  proof: ReloadProof,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  try {
+    const res = await httpGet(conn, proof.url, { timeoutMs: Math.min(proof.timeoutMs, 5000), signal });
+    const value = (JSON.parse(res.body.toString('utf8')) as Record<string, unknown>)[proof.field];
+    return value === undefined || value === null ? undefined : String(value);
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    return undefined;
+  }
+}
+
+/** Polls `proof` until its field differs from `before` (the component has reloaded) or its deadline passes. */
+export async function waitFieldChanged(
+  conn: HostConnection,
+  proof: ReloadProof,
+  before: string,
+  signal?: AbortSignal,
+): Promise<{ ok: boolean; message: string }> {
+  const until = Date.now() + proof.timeoutMs;
+  while (!signal?.aborted && Date.now() < until) {
+    const now = await readJsonField(conn, proof, signal);
+    if (now !== undefined && now !== before) return { ok: true, message: `${proof.field} is now ${now}` };
+    await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, until - Date.now()))));
+  }
+  return {
+    ok: false,
+    message: `the reload did not take effect: ${proof.url} still reports ${proof.field} ${before} after ${proof.timeoutMs} ms, so the old config is still running`,
+  };
 }

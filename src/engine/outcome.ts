@@ -27,7 +27,9 @@ export type ResourceResult =
   | 'validation-failed'
   | 'rolled-back'
   | 'failed'
-  | 'pruned';
+  | 'pruned'
+  /** Left alone: its component's installed version is not the one it was rendered for (VersionMismatch, ...). */
+  | 'held';
 
 export interface ResourceOutcome extends ResourceRef {
   result: ResourceResult;

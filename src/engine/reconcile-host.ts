@@ -5,6 +5,7 @@ import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
 import type { HostIntent, ObservedHost } from '../core/model.js';
 import { redactText } from '../core/redact.js';
+import { heldResources } from '../core/versions.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import type { HostConnection } from '../ssh/host-connection.js';
@@ -130,7 +131,8 @@ async function observe(
   const units = intent.services.map((s) => s.unit);
   // The inventory rides along with the probe until it is known; afterwards its hash says if it changed.
   const inline = memory.inventory ? [] : [inventoryPath];
-  const observed = await probeHost(conn, { paths, units, inline }, memory.probe, req);
+  const packages = intent.versions.map((v) => v.package);
+  const observed = await probeHost(conn, { paths, units, inline, packages }, memory.probe, req);
   const staleTemps = temps.filter((t) => (observed.files[t]?.type ?? 'missing') !== 'missing');
   const inventory = await readInventory(conn, observed, inventoryPath, memory, req);
 
@@ -139,7 +141,13 @@ async function observe(
     const sha = observed.files[f.path]?.sha256;
     if (sha && memory.sameValue.get(f.path) === sha) contents[f.path] = f.content;
   }
-  const diffOpts = { contents, managed: inventory.files, prune: opts.prune, wantDiffs: opts.wantDiffs };
+  const diffOpts = {
+    contents,
+    managed: inventory.files,
+    prune: opts.prune,
+    wantDiffs: opts.wantDiffs,
+    held: heldResources(intent.versions, observed),
+  };
   let plan = diffHost(intent, observed, diffOpts);
   if (plan.needsContent.length > 0) {
     Object.assign(contents, await fetchFiles(conn, plan.needsContent, req));
@@ -204,8 +212,16 @@ async function runChecks(
 
 function driftedResources(plan: HostPlan): ResourceOutcome[] {
   const seen = new Map<string, ResourceOutcome>();
+  for (const h of plan.held) {
+    seen.set(`${h.resource.kind}/${h.resource.name}`, {
+      ...h.resource,
+      result: 'held',
+      reason: h.reason,
+      message: h.message,
+    });
+  }
   for (const f of plan.files) {
-    if (f.action === 'unchanged') continue;
+    if (f.action === 'unchanged' || seen.has(`${f.resource.kind}/${f.resource.name}`)) continue;
     seen.set(`${f.resource.kind}/${f.resource.name}`, {
       kind: f.resource.kind,
       name: f.resource.name,
@@ -234,6 +250,7 @@ function mergeResults(
 ): ResourceOutcome[] {
   const still = new Set(driftedResources(after).map((r) => `${r.kind}/${r.name}`));
   return drifted.map((d) => {
+    if (d.result === 'held') return d;
     const a = applied.find((x) => x.kind === d.kind && x.name === d.name);
     if (a && a.result !== 'applied') return a;
     if (still.has(`${d.kind}/${d.name}`))

@@ -118,9 +118,20 @@ export interface AppInstrumentationSpec {
      * Drop-in file name.
      */
     dropInName: string;
+    /**
+     * The unit's real command, one argument per item, as its ExecStart= runs it (e.g. [/opt/orders-api/venv/bin/uvicorn, orders_api.main:app, --port, "8001"]). With it, the drop-in resets ExecStart= and runs this command under the instrument launcher, so a Python service is auto-instrumented; the unit file itself stays the package's. Without it, only the environment is set.
+     *
+     * @minItems 1
+     * @maxItems 64
+     */
+    execStart?: [string, ...string[]];
+    /**
+     * The launcher that wraps execStart: opentelemetry-distro's opentelemetry-instrument, which puts the SDK's sitecustomize on PYTHONPATH and execs the command (same PID). Default: opentelemetry-instrument in the directory of execStart[0], i.e. the same virtualenv.
+     */
+    instrument?: string;
   };
   /**
-   * Variant for a php-fpm pool: hostop owns the whole pool file (pool basics plus quoted env[...] lines) and reloads php<version>-fpm gracefully. Works with the default clear_env = yes.
+   * Variant for the application's existing php-fpm pool: hostop adds a file of its own (pool.d/00-hostop-<pool>.conf, a [<pool>] section that php-fpm merges into the application's pool of that name) with the env[...] lines, the opentelemetry extension for this pool only and, with bootstrap, a fail-safe auto_prepend_file; the application's own pool file stays the application's. php<version>-fpm is reloaded gracefully. Works with the default clear_env = yes.
    */
   phpFpm?: {
     /**
@@ -128,25 +139,22 @@ export interface AppInstrumentationSpec {
      */
     version: string;
     /**
-     * Pool name (also the file name).
+     * The name of the application's existing pool, as in its [name] section header. php-fpm refuses the configuration (and hostop with it, before anything is activated) when no pool file of the application defines it.
      */
     pool: string;
     /**
-     * Worker user.
+     * Load the opentelemetry extension for this pool (php_admin_value[extension]). A missing extension only logs a warning at worker start; requests are served as before.
      */
-    user: string;
+    extension: boolean;
     /**
-     * Worker group.
+     * A fail-safe bootstrap run before every request of the pool (php_admin_value[auto_prepend_file]): it loads the OpenTelemetry SDK through the given Composer autoloader when the extension is loaded and the file exists, catches anything it throws, and otherwise does nothing, so a request never fails because of it. For applications that do not load an autoloader with the SDK themselves.
      */
-    group: string;
-    /**
-     * Socket path or [address:]port; default /run/php/php<version>-fpm-<pool>.sock.
-     */
-    listen?: string;
-    /**
-     * pm.max_children (pm = dynamic).
-     */
-    maxChildren: number;
+    bootstrap?: {
+      /**
+       * Absolute path of the Composer autoloader that carries open-telemetry/sdk, open-telemetry/exporter-otlp and the auto-instrumentation packages, e.g. /srv/legacy-shop/otel/vendor/autoload.php.
+       */
+      autoload: string;
+    };
   };
   /**
    * How hostop checks the service is healthy after a reload or restart, as seen from the host itself (hostop tunnels to it over SSH). Set exactly one of http and tcp. When the check does not pass in time, hostop restores the previous files.

@@ -13,7 +13,15 @@ import {
   resourceAttributesValue,
   sortedEntries,
 } from './otlp-env.js';
-import { UNSAFE_POOL_VALUE, fpmUnit, poolFile, poolPath } from './php-fpm-pool.js';
+import {
+  UNSAFE_POOL_VALUE,
+  bootstrapFile,
+  bootstrapPath,
+  fpmUnit,
+  poolAddition,
+  poolAdditionPath,
+  poolValidator,
+} from './php-fpm-pool.js';
 import { managedHeader } from './render-output.js';
 import { environmentDropIn, escapeQuoted } from './systemd-drop-in.js';
 import { unitName } from './unit-name.js';
@@ -110,48 +118,90 @@ function appEnv(
 }
 
 function render(res: Resource<AppInstrumentationSpec>, host: HostRef, snapshot: Snapshot): IntentPart {
-  const spec = res.spec;
-  const ref = { kind: res.kind, name: res.metadata.name };
   const env = appEnv(res, host, snapshot);
-  const headerValues = Object.values(spec.headers ?? {}).filter((v) => v.length > 0);
-  const health = healthCheck(spec.health);
-  let file: FileIntent;
-  let service: ServiceIntent;
-  if (spec.phpFpm) {
-    const unit = fpmUnit(spec.phpFpm);
-    file = {
-      path: poolPath(spec.phpFpm),
-      content: poolFile(managedHeader(res, ';'), spec.phpFpm, env),
-      mode: '0644',
-      owner: 'root',
-      group: 'root',
-      format: 'text',
-      notify: [unit],
-      secrets: [...new Set(headerValues)].sort(),
-      resource: ref,
-    };
-    // A graceful reload re-reads the pools without dropping requests.
-    service = { unit, onChange: 'reload', ...(health ? { health } : {}), resource: ref };
-  } else {
-    const unit = unitName(spec.systemd!.unit);
-    const secrets = [...new Set(headerValues.map(escapeQuoted))].sort();
-    file = {
-      path: `/etc/systemd/system/${unit}.d/${spec.systemd!.dropInName}`,
-      content: environmentDropIn(managedHeader(res, '#'), env),
-      // With headers (tokens) in it, only root reads the drop-in.
-      mode: secrets.length > 0 ? '0600' : '0644',
-      owner: 'root',
-      group: 'root',
-      format: 'text',
-      notify: [unit],
-      daemonReload: true,
+  const headerValues = [...new Set(Object.values(res.spec.headers ?? {}).filter((v) => v.length > 0))].sort();
+  return res.spec.phpFpm ? phpFpmPart(res, env, headerValues) : systemdPart(res, env, headerValues);
+}
+
+/** hostop's addition to the application's own pool, the bootstrap it names, and a graceful reload. */
+function phpFpmPart(
+  res: Resource<AppInstrumentationSpec>,
+  env: [string, string][],
+  secrets: string[],
+): IntentPart {
+  const spec = res.spec.phpFpm!;
+  const ref = { kind: res.kind, name: res.metadata.name };
+  const unit = fpmUnit(spec);
+  const health = healthCheck(res.spec.health);
+  const base = {
+    mode: '0644',
+    owner: 'root',
+    group: 'root',
+    format: 'text' as const,
+    notify: [unit],
+    resource: ref,
+  };
+  const files: FileIntent[] = [
+    {
+      ...base,
+      path: poolAdditionPath(spec),
+      content: poolAddition(managedHeader(res, ';'), spec, env),
+      // php-fpm refuses the whole configuration (and a reload would stop it) for one bad line: test it first.
+      validate: { argv: poolValidator(spec), timeoutMs: 30_000 },
       secrets,
-      resource: ref,
-    };
-    // A process reads its environment once, at start.
-    service = { unit, onChange: 'restart', ...(health ? { health } : {}), resource: ref };
+    },
+  ];
+  if (spec.bootstrap) {
+    files.push({
+      ...base,
+      path: bootstrapPath(spec),
+      content: bootstrapFile(managedHeader(res, '//'), spec),
+      validate: { argv: [`/usr/bin/php${spec.version}`, '-l', '{}'], timeoutMs: 30_000 },
+      secrets: [],
+    });
   }
+  // A graceful reload (SIGUSR2: Debian's unit ExecReload) re-reads the pools without dropping requests.
+  const service: ServiceIntent = { unit, onChange: 'reload', ...(health ? { health } : {}), resource: ref };
+  return { files, services: [service] };
+}
+
+/** A drop-in with the environment and, when the real command is named, ExecStart wrapped by the launcher. */
+function systemdPart(
+  res: Resource<AppInstrumentationSpec>,
+  env: [string, string][],
+  headerValues: string[],
+): IntentPart {
+  const spec = res.spec.systemd!;
+  const ref = { kind: res.kind, name: res.metadata.name };
+  const unit = unitName(spec.unit);
+  const health = healthCheck(res.spec.health);
+  const secrets = [...new Set(headerValues.map(escapeQuoted))].sort();
+  const exec = spec.execStart
+    ? [instrumentPath(spec.execStart, spec.instrument), ...spec.execStart]
+    : undefined;
+  const file: FileIntent = {
+    path: `/etc/systemd/system/${unit}.d/${spec.dropInName}`,
+    content: environmentDropIn(managedHeader(res, '#'), env, exec),
+    // With headers (tokens) in it, only root reads the drop-in.
+    mode: secrets.length > 0 ? '0600' : '0644',
+    owner: 'root',
+    group: 'root',
+    format: 'text',
+    notify: [unit],
+    daemonReload: true,
+    secrets,
+    resource: ref,
+  };
+  // A process reads its environment once, at start.
+  const service: ServiceIntent = { unit, onChange: 'restart', ...(health ? { health } : {}), resource: ref };
   return { files: [file], services: [service] };
+}
+
+/** The launcher: given, or opentelemetry-instrument beside the command (the same virtualenv's bin/). */
+function instrumentPath(execStart: string[], instrument: string | undefined): string {
+  if (instrument) return instrument;
+  const program = execStart[0]!;
+  return `${program.slice(0, program.lastIndexOf('/'))}/opentelemetry-instrument`;
 }
 
 function validate(res: Resource<AppInstrumentationSpec>): Problem[] {
@@ -185,7 +235,27 @@ function validate(res: Resource<AppInstrumentationSpec>): Problem[] {
       });
     }
   }
+  const exec = spec.systemd?.execStart;
+  if (exec && !exec[0]!.startsWith('/')) {
+    problems.push({
+      path: '/spec/systemd/execStart/0',
+      message: 'must be an absolute path: the launcher execs it, and systemd runs the line without a shell',
+    });
+  }
+  if (spec.systemd?.instrument && !exec) {
+    problems.push({
+      path: '/spec/systemd/instrument',
+      message: 'only used with execStart; set both or neither',
+    });
+  }
   if (spec.sdk === 'litellm') {
+    if (exec) {
+      problems.push({
+        path: '/spec/systemd/execStart',
+        message:
+          'the LiteLLM proxy exports through its own otel callback; do not wrap it in opentelemetry-instrument',
+      });
+    }
     if (spec.signals.metrics || spec.signals.logs || !spec.signals.traces) {
       problems.push({
         path: '/spec/signals',

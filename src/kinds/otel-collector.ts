@@ -13,6 +13,12 @@ const UNIT = unitName('otelcol-contrib');
 const HEALTH_CHECK_PORT = 13133;
 /** The oldest release this renderer is written for: it has the `debug` exporter and both connectors. */
 const MIN_VERSION = [0, 86, 0] as const;
+/**
+ * The packaged unit has `ExecReload=/bin/kill -HUP $MAINPID` only from v0.125.0 (open-telemetry/
+ * opentelemetry-collector-releases PR #887, distributions/otelcol-contrib/otelcol-contrib.service). Before it,
+ * `systemctl reload otelcol-contrib` fails ("Job type reload is not applicable") and the old config stays live.
+ */
+const PACKAGED_RELOAD = [0, 125, 0] as const;
 /** v0.144.0 renamed the OTLP exporters (`otlp` -> `otlp_grpc`, `otlphttp` -> `otlp_http`); older releases know only the old names. */
 const RENAMED_OTLP_EXPORTERS = [0, 144, 0] as const;
 
@@ -123,9 +129,23 @@ function render(res: Resource<OtelCollectorSpec>, host: HostRef, snapshot: Snaps
         unit: UNIT,
         state: 'running',
         enabled: true,
-        // SIGHUP rebuilds the whole pipeline graph in-process (collector PR #6000).
-        onChange: 'reload',
+        // SIGHUP rebuilds the whole pipeline graph in-process (collector PR #6000), but systemd can send it
+        // only through the unit's ExecReload, which the package has from 0.125.0 on: restart before that.
+        onChange: atLeast(spec.version, PACKAGED_RELOAD) ? 'reload' : 'restart',
         health: loopbackHttp(HEALTH_CHECK_PORT, '/', 30_000),
+        // A reload shuts the service down, extensions included, and starts a new one from the new config
+        // (otelcol/collector.go, reloadConfiguration): the new health_check extension answers with a new
+        // `upSince` (extension/healthcheckextension). An unchanged upSince means the old config still runs.
+        reloadProof: { url: `http://127.0.0.1:${HEALTH_CHECK_PORT}/`, field: 'upSince', timeoutMs: 20_000 },
+        resource: ref,
+      },
+    ],
+    versions: [
+      {
+        package: 'otelcol-contrib',
+        version: spec.version,
+        match: 'exact',
+        why: 'the exporter names and the reload method',
         resource: ref,
       },
     ],

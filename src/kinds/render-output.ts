@@ -43,7 +43,7 @@ export function sortKeysDeep(value: unknown): unknown {
  * The first line of every rendered file whose format has comments, so a person who opens it on the host knows
  * where it comes from. Only kind and name: a moved desired-state file must not change the bytes.
  */
-export function managedHeader(resource: Resource<unknown>, commentPrefix: '#' | ';'): string {
+export function managedHeader(resource: Resource<unknown>, commentPrefix: '#' | ';' | '//'): string {
   return `${commentPrefix} Managed by hostop (${resource.kind}/${resource.metadata.name}); local edits are reverted.\n`;
 }
 

@@ -17,7 +17,20 @@ export function escapeQuoted(text: string): string {
   });
 }
 
-/** A `[Service]` drop-in setting the given variables, one line each, in the given order. */
-export function environmentDropIn(header: string, env: [string, string][]): string {
-  return `${header}[Service]\n${env.map(([k, v]) => `${environmentLine(k, v)}\n`).join('')}`;
+/**
+ * One ExecStart= argument, double-quoted per systemd.syntax(7) like an Environment= value, with `$` doubled:
+ * ExecStart= expands `$VAR` and `${VAR}` (systemd.service(5), "Command lines"), and `$$` is a literal `$`.
+ */
+export function execArgument(arg: string): string {
+  return `"${escapeQuoted(arg).replace(/\$/g, () => '$$')}"`;
+}
+
+/**
+ * A `[Service]` drop-in setting the given variables, one line each, in the given order. With `execStart`, it
+ * first empties the unit's ExecStart= list (an empty assignment resets it: systemd.service(5)) and sets this
+ * command instead, so the unit file itself is never edited.
+ */
+export function environmentDropIn(header: string, env: [string, string][], execStart?: string[]): string {
+  const exec = execStart ? ['ExecStart=', `ExecStart=${execStart.map(execArgument).join(' ')}`] : [];
+  return `${header}[Service]\n${[...exec, ...env.map(([k, v]) => environmentLine(k, v))].map((l) => `${l}\n`).join('')}`;
 }

@@ -71,6 +71,9 @@ function render(res: Resource<TempoSpec>, _host: HostRef): IntentPart {
         resource: ref,
       },
     ],
+    versions: [
+      { package: 'tempo', version: res.spec.version, match: 'exact', why: 'the config shape', resource: ref },
+    ],
   };
 }
 

@@ -3,10 +3,15 @@ import type { ObservedHost } from '../core/model.js';
 import type { HostConnection, RequestOptions } from '../ssh/host-connection.js';
 import { buildFetchScript, parseFetchOutput } from './fetch-script.js';
 import { parseProbeOutput } from './probe-parse.js';
-import { type KnownFile, buildProbeScript } from './probe-script.js';
+import { type KnownFile, type KnownPackages, buildProbeScript } from './probe-script.js';
 
-/** One host's memory between passes: path -> signature and hash of the regular file seen there. Start with `new Map()`. */
-export type ProbeCache = Map<string, KnownFile>;
+/**
+ * One host's memory between passes: path -> signature and hash of the regular file seen there, and the package
+ * versions read at a signature of dpkg's database. Start with `new Map()`.
+ */
+export interface ProbeCache extends Map<string, KnownFile> {
+  packages?: KnownPackages;
+}
 
 /** What to look at on one host. */
 export interface ProbeTargets {
@@ -14,6 +19,8 @@ export interface ProbeTargets {
   units: string[];
   /** Small files whose content comes back in `observed.contents` (hostop's inventory on a cold pass). */
   inline?: string[];
+  /** Debian packages whose installed versions come back in `observed.packages`. */
+  packages?: string[];
 }
 
 /** Default bound on one fetched file: configs are small; a larger file is not shown as a diff. */
@@ -22,7 +29,7 @@ const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
 /**
  * Observes one host in one round trip on its connection's shell channel: every path (type, size, mode,
  * owner, group, sha256 of regular files; symlinks are not followed), every unit (active, enabled, load),
- * and facts. Files whose stat signature is unchanged since the last pass reuse the hash in `cache`
+ * facts, and the installed versions of `packages` (read again only when dpkg's database changed). Files whose stat signature is unchanged since the last pass reuse the hash in `cache`
  * instead of being read again. `cache` is replaced only after a successful parse. Rejects with the
  * transport's errors (TransportError / TimeoutError) or ProtocolError when the output is not what was asked.
  */
@@ -38,12 +45,15 @@ export async function probeHost(
     units: [...new Set(targets.units)],
     known: Object.fromEntries(cache),
     inline: targets.inline,
+    packages: [...new Set(targets.packages ?? [])].sort(),
+    knownPackages: cache.packages,
   };
   const res = await conn.run(buildProbeScript(req), opts);
   if (res.code !== 0) throw scriptFailed(host, 'probe', res.code, res.stderr);
   const parsed = parseProbeOutput(host, req, res.stdout.toString('utf8'));
   cache.clear();
   for (const [path, known] of Object.entries(parsed.known)) cache.set(path, known);
+  if (parsed.knownPackages) cache.packages = parsed.knownPackages;
   return parsed.observed;
 }
 

@@ -1,12 +1,20 @@
 import { ProtocolError } from '../core/errors.js';
 import type { ObservedFile, ObservedHost, ObservedUnit } from '../core/model.js';
-import { INLINE_MAX_BYTES, type KnownFile, PROBE_FORMAT_VERSION, type ProbeRequest } from './probe-script.js';
+import {
+  INLINE_MAX_BYTES,
+  type KnownFile,
+  type KnownPackages,
+  PROBE_FORMAT_VERSION,
+  type ProbeRequest,
+} from './probe-script.js';
 
 /** A parsed probe: what the host looks like, and the cache entries for the next pass. */
 export interface ProbeResult {
   observed: ObservedHost;
   /** Signature and hash of every regular file seen, to pass as `known` next time. */
   known: Record<string, KnownFile>;
+  /** The package versions read and the signature they were read at, to pass as `knownPackages` next time. */
+  knownPackages?: KnownPackages;
 }
 
 const STAT =
@@ -82,6 +90,7 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   const { stats, hashes, lineOf } = parsePathRecords(r, req.paths.length);
   const units = parseUnits(r, req.units);
   const contents = parseInline(r, req.inline ?? []);
+  const packages = parsePackages(r, req);
   const end = r.expect(/^end (\d+) (\d+)$/, 'a path record or the trailer "end NPATHS NUNITS"');
   if (Number(end[1]) !== req.paths.length || Number(end[2]) !== req.units.length)
     r.fail('trailer counts differ from the request');
@@ -113,7 +122,38 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   });
   const observed: ObservedHost = { host, facts: { hostname, os, systemd }, files, units };
   if (req.inline?.length) observed.contents = contents;
-  return { observed, known };
+  if (packages?.unreadable) observed.packagesUnreadable = packages.unreadable;
+  else if (packages?.known) observed.packages = packages.known.versions;
+  return { observed, known, ...(packages?.known && { knownPackages: packages.known }) };
+}
+
+const PACKAGE_LINE = /^([a-z0-9][a-z0-9+.-]+)\t([a-zA-Z]{2}[ R]?)\t([A-Za-z0-9.+~:-]{0,100})$/;
+
+/** The package records (see probe-script's packageLines); undefined when none were asked. */
+function parsePackages(
+  r: Lines,
+  req: ProbeRequest,
+): { known?: KnownPackages; unreadable?: string } | undefined {
+  const names = req.packages ?? [];
+  if (names.length === 0) return undefined;
+  const first = r.next();
+  if (first === 'packages-unavailable') return { unreadable: 'dpkg-query is not installed' };
+  if (first === 'packages-same') {
+    if (req.knownPackages?.names !== names.join(' ')) r.fail('packages-same without a matching cache');
+    return { known: req.knownPackages };
+  }
+  const begin = /^packages-begin (\S+)$/.exec(first) ?? r.fail('expected "packages-begin SIG"');
+  const versions: Record<string, string | null> = Object.fromEntries(names.map((n) => [n, null]));
+  for (let line = r.next(); line !== 'packages-end'; line = r.next()) {
+    const m = PACKAGE_LINE.exec(line) ?? r.fail('not a dpkg-query record');
+    const [, name, status, version] = m as unknown as string[];
+    if (!names.includes(name as string)) r.fail('dpkg-query reported a package that was not asked for');
+    // Status-Abbrev: desired, current state, error flag; only current state "i" (installed) counts.
+    versions[name as string] = (status as string)[1] === 'i' && version ? (version as string) : null;
+  }
+  // `-`: dpkg's database could not be stat'ed, so nothing can be cached against it.
+  const signature = begin[1] === '-' ? `unstable-${Date.now()}` : (begin[1] as string);
+  return { known: { signature, names: names.join(' '), versions } };
 }
 
 /** `inline J BASE64|-`, one per requested inline path in order; contents of the regular files among them. */

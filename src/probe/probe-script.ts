@@ -20,7 +20,24 @@ export interface ProbeRequest {
   known?: Record<string, KnownFile>;
   /** Small files (hostop's own state) whose content the probe returns too, saving a round trip. */
   inline?: string[];
+  /** Debian packages whose installed version is reported (`dpkg-query`). */
+  packages?: string[];
+  /** The caller's cache: when dpkg's database still has this signature, the versions are not read again. */
+  knownPackages?: KnownPackages;
 }
+
+/** Installed versions read at a signature of dpkg's status database (it changes on every install or removal). */
+export interface KnownPackages {
+  signature: string;
+  /** The requested packages, in request order, joined by spaces: a cache for another set does not apply. */
+  names: string;
+  versions: Record<string, string | null>;
+}
+
+/** dpkg's database: every install, upgrade or removal rewrites it (dpkg(1), FILES). */
+export const DPKG_STATUS = '/var/lib/dpkg/status';
+/** Package names per Debian policy 5.6.1 (lower case, digits, + - .), so each is a safe dpkg-query word. */
+export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 
 /** The most an inline file may hold; a larger one is a protocol error, not silently cut. */
 export const INLINE_MAX_BYTES = 1024 * 1024;
@@ -45,6 +62,10 @@ export function buildProbeScript(req: ProbeRequest): string {
   for (const p of [...req.paths, ...(req.inline ?? [])]) {
     if (!p.startsWith('/')) throw new DesiredStateError(`probe path must be absolute: ${JSON.stringify(p)}`);
   }
+  for (const p of req.packages ?? []) {
+    if (!DEBIAN_PACKAGE.test(p))
+      throw new DesiredStateError(`not a Debian package name: ${JSON.stringify(p)}`);
+  }
   for (const u of req.units) {
     if (!SYSTEMD_UNIT.test(u) || u.startsWith('-'))
       throw new DesiredStateError(`not a systemd unit name: ${JSON.stringify(u)}`);
@@ -57,6 +78,7 @@ export function buildProbeScript(req: ProbeRequest): string {
     ...pathLines(req),
     ...unitLines(req.units),
     ...inlineLines(req.inline ?? []),
+    ...packageLines(req),
     `echo 'end ${req.paths.length} ${req.units.length}'`,
   ];
   return `${lines.join('\n')}\n`;
@@ -122,6 +144,31 @@ function inlineLines(paths: string[]): string[] {
       `head -c ${INLINE_MAX_BYTES + 1} -- ${q} | base64 | tr -d '\\n'; echo; else echo 'inline ${j} -'; fi`
     );
   });
+}
+
+/**
+ * `packages-same` when dpkg's status database has the known signature (no process but `stat`), else
+ * `packages-begin SIG`, one `Package<TAB>Status-Abbrev<TAB>Version` line per package dpkg knows, `packages-end`;
+ * `packages-unavailable` on a host without dpkg-query. Not-installed packages are simply absent or not `ii`.
+ */
+function packageLines(req: ProbeRequest): string[] {
+  const names = req.packages ?? [];
+  if (names.length === 0) return [];
+  const known = req.knownPackages?.names === names.join(' ') ? req.knownPackages.signature : '';
+  const query = quoteArgv([
+    'dpkg-query',
+    '-W',
+    '-f=${Package}\t${db:Status-Abbrev}\t${Version}\n',
+    '--',
+    ...names,
+  ]);
+  return [
+    'if ! command -v dpkg-query >/dev/null 2>&1; then echo packages-unavailable',
+    `else s=$(stat -c '%d:%i:%s:%.9Y:%.9Z' -- ${quoteArg(DPKG_STATUS)} 2>/dev/null) || s=-`,
+    `  if [ "$s" = ${quoteArg(known || 'none')} ]; then echo packages-same`,
+    `  else printf 'packages-begin %s\n' "$s"; ${query} 2>/dev/null; echo packages-end; fi`,
+    'fi',
+  ];
 }
 
 function unitLines(units: string[]): string[] {

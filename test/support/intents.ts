@@ -34,7 +34,7 @@ export function hostIntent(
   services: ServiceIntent[] = [],
   host = TEST_HOST,
 ): HostIntent {
-  return { host, files, services, checks: [] };
+  return { host, files, services, checks: [], versions: [] };
 }
 
 /** What a probe of TEST_HOST would report: each path a 0644 root:root regular file with this content. */

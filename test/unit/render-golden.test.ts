@@ -25,6 +25,7 @@ function expectedFiles(intents: HostIntent[]): Map<string, string> {
       files: intent.files.map(({ content: _content, ...meta }) => meta),
       services: intent.services,
       checks: intent.checks,
+      ...(intent.versions.length > 0 && { versions: intent.versions }),
     };
     out.set(join(host, '_intent.json'), `${JSON.stringify(rest, null, 2)}\n`);
   }

@@ -12,6 +12,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PACKAGES=(
   systemd systemd-sysv dbus openssh-server iproute2 coreutils sudo curl
   python3 python3-yaml prometheus
+  php8.2-fpm libfcgi-bin
 )
 
 in_root() { chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
@@ -20,11 +21,13 @@ debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" bookwo
 
 # Stand-in services: one python program, dispatched by the name it is called as.
 install -D -m 0755 "$HERE/standin.py" "$ROOTFS/usr/lib/hostop-standin/standin.py"
-ln -sf /usr/lib/hostop-standin/standin.py "$ROOTFS/usr/bin/otelcol-contrib"
-ln -sf /usr/lib/hostop-standin/standin.py "$ROOTFS/usr/bin/tempo"
 ln -sf /usr/lib/hostop-standin/standin.py "$ROOTFS/usr/sbin/grafana-server"
 ln -sf /usr/lib/hostop-standin/standin.py "$ROOTFS/usr/bin/litellm"
-ln -sf /usr/lib/hostop-standin/standin.py "$ROOTFS/usr/sbin/php-fpm8.2"
+# The FastAPI services' virtualenvs: uvicorn, and the Python SDK's launcher as opentelemetry-distro installs it.
+for app in orders-api billing-api; do
+  install -D -m 0755 "$HERE/uvicorn" "$ROOTFS/opt/$app/venv/bin/uvicorn"
+  install -D -m 0755 "$HERE/opentelemetry-instrument" "$ROOTFS/opt/$app/venv/bin/opentelemetry-instrument"
+done
 for unit in "$HERE"/units/*.service; do
   install -m 0644 "$unit" "$ROOTFS/etc/systemd/system/$(basename "$unit")"
 done
@@ -39,6 +42,14 @@ in_root adduser --system --group --no-create-home --home /nonexistent otelcol-co
 in_root adduser --system --group --home /var/lib/tempo tempo
 in_root adduser --system --group --home /usr/share/grafana grafana
 in_root useradd --create-home --shell /bin/bash deploy
+
+# otelcol-contrib and tempo come as packages, as on real hosts (their release .debs), so `dpkg-query` sees the
+# installed version and an upgrade is a real `dpkg -i`. Other versions wait in /var/cache/hostop-lab/ for tests.
+debs="$ROOTFS/var/cache/hostop-lab"
+for pv in otelcol-contrib:0.123.0 otelcol-contrib:0.125.0 otelcol-contrib:0.144.0 tempo:2.8.1 tempo:3.0.0; do
+  bash "$HERE/debs/build-deb.sh" "${pv%%:*}" "${pv#*:}" "$debs"
+done
+in_root dpkg -i /var/cache/hostop-lab/otelcol-contrib_0.123.0_all.deb /var/cache/hostop-lab/tempo_2.8.1_all.deb
 in_root passwd --lock deploy
 mkdir -p "$ROOTFS/etc/grafana/provisioning/datasources" "$ROOTFS/etc/grafana/provisioning/dashboards" "$ROOTFS/var/lib/grafana/dashboards" \
   "$ROOTFS/etc/claude-code/managed-settings.d" "$ROOTFS/var/tempo"
@@ -47,6 +58,8 @@ in_root chown -R grafana:grafana /var/lib/grafana
 
 in_root systemctl enable otelcol-contrib.service tempo.service grafana-server.service \
   orders-api.service billing-api.service litellm.service php8.2-fpm.service prometheus.service ssh.service
+# The legacy PHP app's own pool and document root (the app's files, not hostop's).
+in_root chown -R www-data:www-data /srv/legacy-shop
 in_root systemctl mask console-getty.service getty@.service systemd-logind.service \
   systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
   e2scrub_reap.service fstrim.timer

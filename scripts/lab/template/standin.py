@@ -8,6 +8,7 @@ path, so hostop cannot tell it from the real thing. Test knobs are files, checke
   /etc/hostop-standin/otelcol-validate.hang `otelcol-contrib validate` sleeps forever
 """
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -28,6 +29,16 @@ def knob(name):
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def installed_version(package):
+    """The version of the stand-in package that shipped this program (scripts/lab/template/debs)."""
+    with open(f'/usr/lib/hostop-standin/version/{package}', encoding='utf-8') as f:
+        return f.read().strip()
+
+
+def version_tuple(text):
+    return tuple(int(p) for p in text.split('-')[0].split('.')[:3])
 
 
 class Server(ThreadingHTTPServer):
@@ -141,7 +152,8 @@ def otelcol_problem(path):
 
 def otelcol(argv):
     if argv[:1] == ['--version'] or argv[:1] == ['-v']:
-        print('otelcol-contrib version 0.123.0')
+        # The real output: `otelcol-contrib version 0.123.0` (cobra's version template in otelcol/command.go).
+        print(f'otelcol-contrib version {installed_version("otelcol-contrib")}')
         return 0
     validating = argv[:1] == ['validate']
     path = flag_value(argv[1:] if validating else argv, '--config')
@@ -159,7 +171,14 @@ def otelcol(argv):
 
     # The real collector refuses to start on a bad config; the stand-in stays up and reports 503 so the
     # health check can see it. A bad config on SIGHUP makes it exit, as the real one does.
-    state = {'problem': otelcol_problem(path), 'since': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
+    def now():
+        return time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime()) + f'.{time.time_ns() % 1_000_000_000:09d}Z'
+
+    def loaded():
+        with open(path, 'rb') as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    state = {'problem': otelcol_problem(path), 'since': now(), 'config': loaded()}
     if state['problem']:
         log(f'invalid configuration: {state["problem"]}')
 
@@ -168,10 +187,15 @@ def otelcol(argv):
         if problem:
             log(f'Error: failed to reload config: {problem}')
             os._exit(1)
-        state['problem'] = None
+        # A reload shuts the whole service down, extensions included, and builds a new one from the new
+        # config (otelcol/collector.go reloadConfiguration): the new health_check reports a new upSince.
+        state.update(problem=None, since=now(), config=loaded())
         log('Config updated, restart service')
 
     def health(_method, route):
+        if route == '/hostop-standin/config':
+            # Lab-only: the sha256 of the config the running process loaded, so tests can see it is live.
+            return json_reply(200, {'sha256': state['config']})
         if route != '/':
             return not_found()
         if knob('otelcol-contrib.unhealthy') or state['problem']:
@@ -188,7 +212,7 @@ def otelcol(argv):
 
 def tempo(argv):
     if argv[:1] in (['--version'], ['-version']):
-        print('tempo, version 2.8.1 (branch: HEAD, revision: standin)')
+        print(f'tempo, version {installed_version("tempo")} (branch: HEAD, revision: standin)')
         return 0
     path = flag_value(argv, '-config.file', '--config.file')
     if path is None:
@@ -197,6 +221,14 @@ def tempo(argv):
     doc, problem = load_yaml(path)
     if problem is None and not (isinstance(doc, dict) and 'server' in doc):
         problem = f'{path}: no server block'
+    if problem is None and version_tuple(installed_version('tempo')) >= (3, 0, 0):
+        # Tempo 3 removed these blocks and parses its config strictly: a 2.x config stops it at start
+        # (grafana.com/docs/tempo/latest/set-up-for-tracing/setup-tempo/migrate-to-3/: "remove the ingester,
+        # ingester_client, compactor and metrics_generator_client blocks").
+        removed = [k for k in ('ingester', 'ingester_client', 'compactor', 'metrics_generator_client') if k in doc]
+        if removed:
+            log(f'failed parsing config: {path}: yaml: unmarshal errors: field {removed[0]} not found in type app.Config')
+            return 1
     if problem:
         log(f'config problem: {problem}')
 
@@ -242,42 +274,7 @@ def grafana(_argv):
     run([(3000, route)], {signal.SIGHUP: lambda: None})
 
 
-# --- php8.2-fpm: pool files are `[section]` / `key = value` lines -----------------------------------
-
-def php_pools():
-    """(env entries by pool, None) or (None, one-line reason)."""
-    pools = {}
-    for path in sorted(glob.glob('/etc/php/8.2/fpm/pool.d/*.conf')):
-        section = None
-        with open(path, encoding='utf-8') as f:
-            for n, raw in enumerate(f, 1):
-                line = raw.strip()
-                if not line or line[0] in ';#':
-                    continue
-                if line.startswith('[') and line.endswith(']'):
-                    section = line[1:-1]
-                    pools.setdefault(section, {})
-                elif '=' in line and section is not None:
-                    key, value = (s.strip() for s in line.split('=', 1))
-                    if key.startswith('env[') and key.endswith(']'):
-                        pools[section][key[4:-1]] = value
-                else:
-                    return None, f'[{path}:{n}] syntax error, unexpected "{line}"'
-    return pools, None
-
-
-def php_fpm(argv):
-    if '-t' in argv:
-        _pools, problem = php_pools()
-        if problem:
-            log(f'ERROR: {problem}\nERROR: FPM initialization failed')
-            return 78
-        log('NOTICE: configuration file /etc/php/8.2/fpm/php-fpm.conf test is successful')
-        return 0
-    return app('php8.2-fpm', 9000, read_config=php_pools, health_paths=('/ping', '/health'))
-
-
-# --- generic apps (orders-api, billing-api, litellm, php8.2-fpm) ------------------------------------
+# --- generic apps (orders-api, billing-api, litellm) ------------------------------------
 
 def app(name, port, read_config=lambda: ({}, None), health_paths=('/health',)):
     config, problem = read_config()
@@ -300,7 +297,7 @@ def app(name, port, read_config=lambda: ({}, None), health_paths=('/health',)):
                 return 503, 'unhealthy\n', 'text/plain'
             return 200, "I'm alive!\n" if name == 'litellm' else 'pong\n', 'text/plain'
         if path == '/env':
-            otel = {k: v for k, v in os.environ.items() if k.startswith('OTEL_')}
+            otel = {k: v for k, v in os.environ.items() if k.startswith('OTEL_') or k == 'PYTHONPATH'}
             return json_reply(200, {'environ': otel, 'config': state['config']})
         return not_found()
 
@@ -329,12 +326,10 @@ def main():
         return grafana(argv)
     if called == 'litellm':
         return litellm(argv)
-    if called == 'php-fpm8.2':
-        return php_fpm(argv)
     if argv[:1] == ['app'] and len(argv) >= 2:
         return app(argv[1], int(flag_value(argv, '--port') or 8000))
     log(f'usage: called as {called!r}; expected otelcol-contrib, tempo, grafana-server, litellm, '
-        'php-fpm8.2 or `standin.py app NAME --port N`')
+        'or `standin.py app NAME --port N`')
     return 2
 
 

@@ -235,4 +235,44 @@ describe('activate and restore scripts', () => {
   it('detects truncated output', () => {
     expect(() => parseActivateOutput('activated 0 0 existed\n', 1, 'h')).toThrow(/incomplete/);
   });
+
+  it("reports systemctl's own exit status, its words, and the main process's start before and after", () => {
+    // A systemctl on PATH that refuses a reload the way systemd does for a unit without ExecReload, and
+    // moves the main start time on restart; the script's pipes must not hide the refusal.
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, 'systemctl'),
+      [
+        '#!/bin/sh',
+        `t=${root}/started`,
+        'case $1 in',
+        '  show) cat "$t" 2>/dev/null || echo 100;;',
+        '  reload) echo "Failed to reload-or-try-restart $3: Job type reload is not applicable for unit $3." >&2; exit 1;;',
+        '  restart) echo 200 > "$t";;',
+        'esac',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const script = activateScript([], {
+      stateRoot: state,
+      inventory: '{}\n',
+      daemonReload: false,
+      units: [
+        { unit: 'otelcol-contrib.service', action: 'reload' },
+        { unit: 'otelcol-contrib.service', action: 'restart' },
+      ],
+    });
+    const out = parseActivateOutput(sh(`PATH=${bin}:$PATH\n${script}`), 0, 'local');
+    expect(out.units).toEqual([
+      {
+        code: 1,
+        mainStartBefore: '100',
+        mainStartAfter: '100',
+        output:
+          'Failed to reload-or-try-restart otelcol-contrib.service: Job type reload is not applicable for unit otelcol-contrib.service.',
+      },
+      { code: 0, mainStartBefore: '100', mainStartAfter: '200', output: '' },
+    ]);
+  });
 });

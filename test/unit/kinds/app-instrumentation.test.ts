@@ -117,34 +117,34 @@ describe('AppInstrumentation', () => {
     });
   });
 
-  it('phpFpm: a pool with quoted env[] values (INI would read bare true as 1), autoload on, graceful reload', () => {
+  it('phpFpm: adds a first-sorting [pool] section to the existing pool (quoted env[], extension), validated by php-fpm -t, graceful reload', () => {
     const i = intent({
       collector: { host: 'mon', protocol: 'http/protobuf' },
-      phpFpm: { version: '8.3', pool: 'shop', maxChildren: 1 },
+      phpFpm: { version: '8.3', pool: 'shop' },
       health: { tcp: { port: 9000 } },
     });
+    expect(i.files.map((f) => f.path)).toEqual(['/etc/php/8.3/fpm/pool.d/00-hostop-shop.conf']);
     const [file] = i.files;
-    expect(file!.path).toBe('/etc/php/8.3/fpm/pool.d/shop.conf');
-    expect(file!.content.split('\n').slice(0, 12)).toEqual([
-      '; Managed by hostop (AppInstrumentation/a); local edits are reverted.',
-      '[shop]',
-      'user = www-data',
-      'group = www-data',
-      'listen = /run/php/php8.3-fpm-shop.sock',
-      'listen.owner = www-data',
-      'listen.group = www-data',
-      'pm = dynamic',
-      'pm.max_children = 1',
-      'pm.start_servers = 1',
-      'pm.min_spare_servers = 1',
-      'pm.max_spare_servers = 1',
-    ]);
+    const lines = file!.content.split('\n');
+    expect(lines[0]).toBe('; Managed by hostop (AppInstrumentation/a); local edits are reverted.');
+    expect(lines).toContain('[shop]');
+    // Nothing of the application's pool (listen, user, pm) is set here: only what hostop adds.
+    expect(file!.content).not.toMatch(/^(listen|user|group|pm)\b/m);
     expect(file!.content).toContain('env[OTEL_PHP_AUTOLOAD_ENABLED] = "true"\n');
     expect(file!.content).toContain('env[OTEL_PROPAGATORS] = "baggage,tracecontext"\n');
     expect(file!.content).toContain('env[OTEL_LOGS_EXPORTER] = "none"\n');
     expect(file!.content).toContain(
       'env[OTEL_EXPORTER_OTLP_ENDPOINT] = "http://mon.example.internal:4318"\n',
     );
+    expect(file!.content).toContain('php_admin_value[extension] = opentelemetry\n');
+    expect(file!.content).not.toContain('auto_prepend_file');
+    expect(file!.validate!.argv.slice(-5)).toEqual([
+      '{}',
+      '00-hostop-shop.conf',
+      '/etc/php/8.3/fpm/pool.d',
+      '/etc/php/8.3/fpm/php-fpm.conf',
+      '/usr/sbin/php-fpm8.3',
+    ]);
     expect(file!.daemonReload).toBeUndefined();
     expect(i.services).toEqual([
       {
@@ -156,9 +156,69 @@ describe('AppInstrumentation', () => {
     ]);
   });
 
+  it('phpFpm bootstrap: a fail-safe auto_prepend_file, checked with php -l; extension off on request', () => {
+    const i = intent({
+      collector: { host: 'mon', protocol: 'http/protobuf' },
+      phpFpm: {
+        version: '8.2',
+        pool: 'shop',
+        extension: false,
+        bootstrap: { autoload: '/srv/shop/vendor/autoload.php' },
+      },
+    });
+    // Sorted by path: the bootstrap (fpm/hostop/) before the pool addition (fpm/pool.d/).
+    const [bootstrap, pool] = i.files;
+    expect(pool!.content).not.toContain('extension');
+    expect(pool!.content).toContain(
+      'php_admin_value[auto_prepend_file] = /etc/php/8.2/fpm/hostop/shop-otel-bootstrap.php\n',
+    );
+    expect(bootstrap!.path).toBe('/etc/php/8.2/fpm/hostop/shop-otel-bootstrap.php');
+    expect(bootstrap!.content.startsWith('<?php\n// Managed by hostop (AppInstrumentation/a)')).toBe(true);
+    expect(bootstrap!.content).toContain("$autoload = '/srv/shop/vendor/autoload.php';");
+    expect(bootstrap!.content).toContain('catch (\\Throwable $e)');
+    expect(bootstrap!.validate!.argv).toEqual(['/usr/bin/php8.2', '-l', '{}']);
+  });
+
+  it('systemd execStart: the drop-in resets ExecStart= and runs the real command under opentelemetry-instrument', () => {
+    const spec = (systemd: Record<string, unknown>) => ({
+      collector: { host: 'mon' },
+      systemd: { unit: 'api', ...systemd },
+    });
+    const wrapped = intent(spec({ execStart: ['/opt/api/venv/bin/uvicorn', 'app:app', '--port', '8001'] }));
+    const lines = wrapped.files[0]!.content.split('\n');
+    expect(lines.slice(1, 4)).toEqual([
+      '[Service]',
+      'ExecStart=',
+      'ExecStart="/opt/api/venv/bin/opentelemetry-instrument" "/opt/api/venv/bin/uvicorn" "app:app" "--port" "8001"',
+    ]);
+    // `$` would be expanded by systemd, `%` is a specifier: both come out literal.
+    const odd = intent(
+      spec({
+        execStart: ['/srv/run', 'a b', '$HOME', '100%', 'say "hi"'],
+        instrument: '/usr/local/bin/opentelemetry-instrument',
+      }),
+    );
+    expect(odd.files[0]!.content).toContain(
+      'ExecStart="/usr/local/bin/opentelemetry-instrument" "/srv/run" "a b" "$$HOME" "100%%" "say \\"hi\\""\n',
+    );
+    expect(intent(spec({})).files[0]!.content).not.toContain('ExecStart');
+  });
+
   it.each([
     [{}, '/spec: set exactly one of systemd and phpFpm'],
     [{ ...systemd, phpFpm: { version: '8.2', pool: 'p' } }, '/spec: set exactly one of systemd and phpFpm'],
+    [
+      { systemd: { unit: 'api', execStart: ['uvicorn', 'app:app'] } },
+      '/spec/systemd/execStart/0: must be an absolute path: the launcher execs it, and systemd runs the line without a shell',
+    ],
+    [
+      { systemd: { unit: 'api', instrument: '/usr/local/bin/opentelemetry-instrument' } },
+      '/spec/systemd/instrument: only used with execStart; set both or neither',
+    ],
+    [
+      { sdk: 'litellm', systemd: { unit: 'litellm', execStart: ['/usr/bin/litellm'] } },
+      '/spec/systemd/execStart: the LiteLLM proxy exports through its own otel callback; do not wrap it in opentelemetry-instrument',
+    ],
     [
       { ...systemd, sdk: 'litellm', signals: { metrics: true } },
       '/spec/signals: the LiteLLM otel callback exports traces only: traces true, metrics and logs false',

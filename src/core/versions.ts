@@ -1,0 +1,74 @@
+import type { ObservedHost, ResourceRef, VersionIntent } from './model.js';
+
+/** Why a resource is held on a host: nothing of it is written, reloaded or pruned there until this clears. */
+export interface HeldResource {
+  resource: ResourceRef;
+  reason: 'VersionMismatch' | 'NotInstalled' | 'VersionUnknown';
+  /** Names both versions (or what could not be read), for plan lines, conditions and events. */
+  message: string;
+}
+
+/**
+ * The upstream part of a Debian version as `dpkg-query` reports it: no epoch (`1:`), no Debian revision (`-1`,
+ * `-1~deb12u1`), so `0.123.0` and `1:0.123.0-1` both read 0.123.0 (deb-version(7)).
+ */
+export function upstreamVersion(debian: string): string {
+  const noEpoch = debian.replace(/^\d+:/, '');
+  const dash = noEpoch.lastIndexOf('-');
+  return dash > 0 ? noEpoch.slice(0, dash) : noEpoch;
+}
+
+/** -1, 0 or 1: numeric comparison of dot-separated leading numbers (`0.125.0` > `0.123.4`, `3.0` = `3.0.0`). */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.split(/[.+~]/).map((p) => Number.parseInt(p, 10) || 0);
+  const x = parts(a);
+  const y = parts(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+/**
+ * Pure: the resources whose declared component version the host does not have. One entry per resource (its
+ * first failing version). A host whose versions could not be read at all holds every resource that declares one:
+ * a config rendered for a version nobody can confirm is exactly the silent mistake this guards against.
+ */
+export function heldResources(versions: VersionIntent[], observed: ObservedHost): HeldResource[] {
+  const held = new Map<string, HeldResource>();
+  for (const v of versions) {
+    const key = `${v.resource.kind}/${v.resource.name}`;
+    if (held.has(key)) continue;
+    const problem = versionProblem(v, observed);
+    if (problem) held.set(key, { resource: v.resource, ...problem });
+  }
+  return [...held.values()];
+}
+
+function versionProblem(
+  v: VersionIntent,
+  observed: ObservedHost,
+): Omit<HeldResource, 'resource'> | undefined {
+  const wanted = v.match === 'exact' ? v.version : `${v.version} or newer`;
+  if (observed.packagesUnreadable !== undefined || observed.packages === undefined) {
+    return {
+      reason: 'VersionUnknown',
+      message: `cannot read the installed version of ${v.package} on ${observed.host} (${observed.packagesUnreadable ?? 'not probed'}); ${v.why} depend on it being ${wanted}`,
+    };
+  }
+  const installed = observed.packages[v.package];
+  if (installed === undefined || installed === null) {
+    return {
+      reason: 'NotInstalled',
+      message: `${v.package} is not installed on ${observed.host}; the resource declares ${wanted}, and ${v.why} depend on it`,
+    };
+  }
+  const upstream = upstreamVersion(installed);
+  const cmp = compareVersions(upstream, v.version);
+  if (v.match === 'exact' ? cmp === 0 : cmp >= 0) return undefined;
+  return {
+    reason: 'VersionMismatch',
+    message: `${v.package} ${upstream} is installed on ${observed.host} but the resource declares ${wanted}; ${v.why} depend on it, so nothing was changed`,
+  };
+}
