@@ -124,12 +124,17 @@ export interface ReloadProof {
 }
 
 /**
- * A component version a resource was rendered for. The probe reads the installed version of `package` (dpkg);
- * when it does not match, the resource is held: nothing of it is written, reloaded or pruned on that host.
+ * A component version a resource was rendered for. The probe reads the installed version; when it does not
+ * match, the resource is held: nothing of it is written, reloaded or pruned on that host.
  */
 export interface VersionIntent {
-  /** The Debian package that carries the component. */
-  package: string;
+  /** The component's name in messages (otelcol-contrib, tempo, claude). */
+  component: string;
+  /**
+   * Where its installed version is read: the Debian package that carries it (`dpkg-query`), or a program run
+   * as `PROGRAM --version` (only again when the program's file changed).
+   */
+  source: { package: string } | { program: string };
   /** The declared version. */
   version: string;
   /** `exact`: the installed version must be this one; `minimum`: this one or newer. */
@@ -202,4 +207,6 @@ export interface ObservedHost {
    */
   packages?: Record<string, string | null>;
   packagesUnreadable?: string;
+  /** The version each asked program reports (`PROGRAM --version`), `null` when it is missing or says none. */
+  programs?: Record<string, string | null>;
 }

@@ -51,17 +51,23 @@ function versionProblem(
   observed: ObservedHost,
 ): Omit<HeldResource, 'resource'> | undefined {
   const wanted = v.match === 'exact' ? v.version : `${v.version} or newer`;
-  if (observed.packagesUnreadable !== undefined || observed.packages === undefined) {
-    return {
-      reason: 'VersionUnknown',
-      message: `cannot read the installed version of ${v.package} on ${observed.host} (${observed.packagesUnreadable ?? 'not probed'}); ${v.why} depend on it being ${wanted}`,
-    };
+  const what = 'package' in v.source ? v.component : `${v.component} (${v.source.program})`;
+  let installed: string | null | undefined;
+  if ('package' in v.source) {
+    if (observed.packagesUnreadable !== undefined || observed.packages === undefined) {
+      return {
+        reason: 'VersionUnknown',
+        message: `cannot read the installed version of ${what} on ${observed.host} (${observed.packagesUnreadable ?? 'not probed'}); ${v.why} depend on it being ${wanted}`,
+      };
+    }
+    installed = observed.packages[v.source.package];
+  } else {
+    installed = observed.programs?.[v.source.program];
   }
-  const installed = observed.packages[v.package];
   if (installed === undefined || installed === null) {
     return {
       reason: 'NotInstalled',
-      message: `${v.package} is not installed on ${observed.host}; the resource declares ${wanted}, and ${v.why} depend on it`,
+      message: `${what} is not installed on ${observed.host} (or reports no version); the resource declares ${wanted}, and ${v.why} depend on it`,
     };
   }
   const upstream = upstreamVersion(installed);
@@ -69,6 +75,6 @@ function versionProblem(
   if (v.match === 'exact' ? cmp === 0 : cmp >= 0) return undefined;
   return {
     reason: 'VersionMismatch',
-    message: `${v.package} ${upstream} is installed on ${observed.host} but the resource declares ${wanted}; ${v.why} depend on it, so nothing was changed`,
+    message: `${v.component} ${upstream} is installed on ${observed.host} but the resource declares ${wanted}; ${v.why} depend on it, so nothing was changed`,
   };
 }

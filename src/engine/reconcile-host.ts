@@ -131,8 +131,9 @@ async function observe(
   const units = intent.services.map((s) => s.unit);
   // The inventory rides along with the probe until it is known; afterwards its hash says if it changed.
   const inline = memory.inventory ? [] : [inventoryPath];
-  const packages = intent.versions.map((v) => v.package);
-  const observed = await probeHost(conn, { paths, units, inline, packages }, memory.probe, req);
+  const packages = intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : []));
+  const programs = intent.versions.flatMap((v) => ('program' in v.source ? [v.source.program] : []));
+  const observed = await probeHost(conn, { paths, units, inline, packages, programs }, memory.probe, req);
   const staleTemps = temps.filter((t) => (observed.files[t]?.type ?? 'missing') !== 'missing');
   const inventory = await readInventory(conn, observed, inventoryPath, memory, req);
 

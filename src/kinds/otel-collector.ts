@@ -142,7 +142,8 @@ function render(res: Resource<OtelCollectorSpec>, host: HostRef, snapshot: Snaps
     ],
     versions: [
       {
-        package: 'otelcol-contrib',
+        component: 'otelcol-contrib',
+        source: { package: 'otelcol-contrib' },
         version: spec.version,
         match: 'exact',
         why: 'the exporter names and the reload method',

@@ -72,7 +72,14 @@ function render(res: Resource<TempoSpec>, _host: HostRef): IntentPart {
       },
     ],
     versions: [
-      { package: 'tempo', version: res.spec.version, match: 'exact', why: 'the config shape', resource: ref },
+      {
+        component: 'tempo',
+        source: { package: 'tempo' },
+        version: res.spec.version,
+        match: 'exact',
+        why: 'the config shape',
+        resource: ref,
+      },
     ],
   };
 }

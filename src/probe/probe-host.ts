@@ -3,7 +3,7 @@ import type { ObservedHost } from '../core/model.js';
 import type { HostConnection, RequestOptions } from '../ssh/host-connection.js';
 import { buildFetchScript, parseFetchOutput } from './fetch-script.js';
 import { parseProbeOutput } from './probe-parse.js';
-import { type KnownFile, type KnownPackages, buildProbeScript } from './probe-script.js';
+import { type KnownFile, type KnownPackages, type KnownProgram, buildProbeScript } from './probe-script.js';
 
 /**
  * One host's memory between passes: path -> signature and hash of the regular file seen there, and the package
@@ -11,6 +11,7 @@ import { type KnownFile, type KnownPackages, buildProbeScript } from './probe-sc
  */
 export interface ProbeCache extends Map<string, KnownFile> {
   packages?: KnownPackages;
+  programs?: Record<string, KnownProgram>;
 }
 
 /** What to look at on one host. */
@@ -21,6 +22,8 @@ export interface ProbeTargets {
   inline?: string[];
   /** Debian packages whose installed versions come back in `observed.packages`. */
   packages?: string[];
+  /** Programs whose `--version` comes back in `observed.programs`. */
+  programs?: string[];
 }
 
 /** Default bound on one fetched file: configs are small; a larger file is not shown as a diff. */
@@ -47,6 +50,8 @@ export async function probeHost(
     inline: targets.inline,
     packages: [...new Set(targets.packages ?? [])].sort(),
     knownPackages: cache.packages,
+    programs: [...new Set(targets.programs ?? [])].sort(),
+    knownPrograms: cache.programs,
   };
   const res = await conn.run(buildProbeScript(req), opts);
   if (res.code !== 0) throw scriptFailed(host, 'probe', res.code, res.stderr);
@@ -54,6 +59,7 @@ export async function probeHost(
   cache.clear();
   for (const [path, known] of Object.entries(parsed.known)) cache.set(path, known);
   if (parsed.knownPackages) cache.packages = parsed.knownPackages;
+  if (parsed.knownPrograms) cache.programs = parsed.knownPrograms;
   return parsed.observed;
 }
 

@@ -4,6 +4,7 @@ import {
   INLINE_MAX_BYTES,
   type KnownFile,
   type KnownPackages,
+  type KnownProgram,
   PROBE_FORMAT_VERSION,
   type ProbeRequest,
 } from './probe-script.js';
@@ -15,6 +16,8 @@ export interface ProbeResult {
   known: Record<string, KnownFile>;
   /** The package versions read and the signature they were read at, to pass as `knownPackages` next time. */
   knownPackages?: KnownPackages;
+  /** The program versions and their files' signatures, to pass as `knownPrograms` next time. */
+  knownPrograms?: Record<string, KnownProgram>;
 }
 
 const STAT =
@@ -91,6 +94,7 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   const units = parseUnits(r, req.units);
   const contents = parseInline(r, req.inline ?? []);
   const packages = parsePackages(r, req);
+  const programs = parsePrograms(r, req);
   const end = r.expect(/^end (\d+) (\d+)$/, 'a path record or the trailer "end NPATHS NUNITS"');
   if (Number(end[1]) !== req.paths.length || Number(end[2]) !== req.units.length)
     r.fail('trailer counts differ from the request');
@@ -124,7 +128,39 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   if (req.inline?.length) observed.contents = contents;
   if (packages?.unreadable) observed.packagesUnreadable = packages.unreadable;
   else if (packages?.known) observed.packages = packages.known.versions;
-  return { observed, known, ...(packages?.known && { knownPackages: packages.known }) };
+  if (programs) {
+    observed.programs = Object.fromEntries(Object.entries(programs).map(([p, k]) => [p, k.version]));
+  }
+  return {
+    observed,
+    known,
+    ...(packages?.known && { knownPackages: packages.known }),
+    ...(programs && { knownPrograms: programs }),
+  };
+}
+
+/** A version as programs print it (`2.1.83 (Claude Code)`, `otelcol-contrib version 0.123.0`). */
+const VERSION_IN_TEXT = /\d+\.\d+(?:\.\d+)?(?:[-+~][0-9A-Za-z.]+)?/;
+
+/** The program records (see probe-script's programLines); undefined when none were asked. */
+function parsePrograms(r: Lines, req: ProbeRequest): Record<string, KnownProgram> | undefined {
+  const programs = req.programs ?? [];
+  if (programs.length === 0) return undefined;
+  const out: Record<string, KnownProgram> = {};
+  programs.forEach((program, j) => {
+    const m =
+      /^program (\d+) (?:(-)|(same)|(\S+) ([A-Za-z0-9+/]*={0,2}))$/.exec(r.next()) ??
+      r.fail(`expected "program ${j} …"`);
+    if (Number(m[1]) !== j) r.fail(`program record ${m[1]} where ${j} was due`);
+    if (m[2]) return; // missing: no entry, no cache
+    if (m[3]) {
+      out[program] = req.knownPrograms?.[program] ?? r.fail('program "same" without a cache entry');
+      return;
+    }
+    const said = Buffer.from(m[5] as string, 'base64').toString('utf8');
+    out[program] = { signature: m[4] as string, version: VERSION_IN_TEXT.exec(said)?.[0] ?? null };
+  });
+  return out;
 }
 
 const PACKAGE_LINE = /^([a-z0-9][a-z0-9+.-]+)\t([a-zA-Z]{2}[ R]?)\t([A-Za-z0-9.+~:-]{0,100})$/;

@@ -24,6 +24,16 @@ export interface ProbeRequest {
   packages?: string[];
   /** The caller's cache: when dpkg's database still has this signature, the versions are not read again. */
   knownPackages?: KnownPackages;
+  /** Absolute paths of programs whose `--version` output is reported. */
+  programs?: string[];
+  /** The caller's cache: a program whose file (followed through symlinks) has this signature is not run again. */
+  knownPrograms?: Record<string, KnownProgram>;
+}
+
+/** What `PROGRAM --version` said when the program's file had this signature. */
+export interface KnownProgram {
+  signature: string;
+  version: string | null;
 }
 
 /** Installed versions read at a signature of dpkg's status database (it changes on every install or removal). */
@@ -62,6 +72,10 @@ export function buildProbeScript(req: ProbeRequest): string {
   for (const p of [...req.paths, ...(req.inline ?? [])]) {
     if (!p.startsWith('/')) throw new DesiredStateError(`probe path must be absolute: ${JSON.stringify(p)}`);
   }
+  for (const p of req.programs ?? []) {
+    if (!p.startsWith('/'))
+      throw new DesiredStateError(`program path must be absolute: ${JSON.stringify(p)}`);
+  }
   for (const p of req.packages ?? []) {
     if (!DEBIAN_PACKAGE.test(p))
       throw new DesiredStateError(`not a Debian package name: ${JSON.stringify(p)}`);
@@ -79,6 +93,7 @@ export function buildProbeScript(req: ProbeRequest): string {
     ...unitLines(req.units),
     ...inlineLines(req.inline ?? []),
     ...packageLines(req),
+    ...programLines(req),
     `echo 'end ${req.paths.length} ${req.units.length}'`,
   ];
   return `${lines.join('\n')}\n`;
@@ -169,6 +184,23 @@ function packageLines(req: ProbeRequest): string[] {
     `  else printf 'packages-begin %s\n' "$s"; ${query} 2>/dev/null; echo packages-end; fi`,
     'fi',
   ];
+}
+
+/**
+ * Per program J: `program J -` when it does not exist, `program J same` when its file (stat -L: an upgrade
+ * replaces the file or the symlink's target) has the known signature, else `program J SIG B64` with the first
+ * 200 bytes of `PROGRAM --version` (bounded by `timeout`, stdin closed).
+ */
+function programLines(req: ProbeRequest): string[] {
+  return (req.programs ?? []).map((program, j) => {
+    const q = quoteArg(program);
+    const known = quoteArg(req.knownPrograms?.[program]?.signature ?? 'none');
+    return (
+      `s=$(stat -L -c '%d:%i:%s:%.9Y:%.9Z' -- ${q} 2>/dev/null) || s=-; ` +
+      `if [ "$s" = - ]; then echo 'program ${j} -'; elif [ "$s" = ${known} ]; then echo 'program ${j} same'; ` +
+      `else printf 'program ${j} %s %s\\n' "$s" "$(timeout -k 1 10 ${q} --version </dev/null 2>/dev/null | head -c 200 | base64 | tr -d '\\n')"; fi`
+    );
+  });
 }
 
 function unitLines(units: string[]): string[] {

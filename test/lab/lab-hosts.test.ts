@@ -20,7 +20,6 @@ const STANDINS = [
   { unit: 'orders-api', port: 8001, path: '/health' },
   { unit: 'billing-api', port: 8002, path: '/health' },
   { unit: 'litellm', port: 4000, path: '/health/liveliness' },
-  { unit: 'php8.2-fpm', port: 9000, path: '/ping' },
 ];
 const KNOBS = '/etc/hostop-standin';
 

@@ -12,7 +12,7 @@ kind: OtelCollector
 metadata: { name: collector }
 spec:
   hosts: [${hosts.join(', ')}]
-  version: "0.143.0"
+  version: "0.123.0"
 ${extra}`;
 
 const motd = (hosts: string[], content: string) => `

@@ -58,7 +58,7 @@ describe('the reference fleet (desired-state/) on 16 lab hosts', () => {
     const monitoring = labHost(labName(0)).address;
     expect(plan.stdout).toContain('/etc/otelcol-contrib/config.yaml');
     expect(plan.stdout).toContain('/etc/tempo/config.yml');
-    expect(plan.stdout).toContain('/etc/php/8.2/fpm/pool.d/legacy-shop.conf');
+    expect(plan.stdout).toContain('/etc/php/8.2/fpm/pool.d/00-hostop-legacy-shop.conf');
     expect(plan.stdout).toContain(`"OTEL_EXPORTER_OTLP_ENDPOINT": "http://${monitoring}:4317"`);
 
     const apply = await hostop(['apply', DESIRED, '--inventory', inv]);
@@ -83,6 +83,28 @@ describe('the reference fleet (desired-state/) on 16 lab hosts', () => {
     ) as { env: Record<string, string> };
     expect(settings.env.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://${monitoring}:4317`);
     expect(settings.env.OTEL_RESOURCE_ATTRIBUTES).toContain(`host.name=${reference[agent]!.name}`);
+
+    // The legacy shop's own pool (real php-fpm) now carries the OTEL_* values and the fail-safe bootstrap.
+    const php = reference.findIndex((h) => h.labels?.app === 'php');
+    const res = labSsh(
+      labName(php),
+      'cd /srv/legacy-shop && SCRIPT_FILENAME=/srv/legacy-shop/index.php REQUEST_METHOD=GET cgi-fcgi -bind -connect /run/php/php8.2-fpm-legacy-shop.sock',
+    ).toString();
+    expect(res).not.toMatch(/^Status:/m);
+    const shop = JSON.parse(res.slice(res.indexOf('\r\n\r\n') + 4)) as {
+      otel: Record<string, string>;
+      bootstrap: string;
+    };
+    expect(shop.otel.OTEL_SERVICE_NAME).toBe('legacy-shop');
+    expect(shop.otel.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://${monitoring}:4318`);
+    expect(shop.bootstrap).toBe('no-extension');
+    // The FastAPI services run under opentelemetry-instrument.
+    const fastapi = reference.findIndex((h) => h.name === 'fastapi-01');
+    const env = JSON.parse(labSsh(labName(fastapi), 'curl -fs 127.0.0.1:8001/env').toString()) as {
+      environ: Record<string, string>;
+    };
+    expect(env.environ.PYTHONPATH).toContain('/opt/orders-api/venv/lib/');
+    expect(env.environ.OTEL_SERVICE_NAME).toBe('orders-api');
 
     // Every resource leaves the desired state: what hostop created is deleted, what was there before it is
     // put back byte for byte, on all 16 hosts.

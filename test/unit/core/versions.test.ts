@@ -6,7 +6,8 @@ import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js'
 
 const collector = { kind: 'OtelCollector', name: 'main' };
 const want = (over: Partial<VersionIntent> = {}): VersionIntent => ({
-  package: 'otelcol-contrib',
+  component: 'otelcol-contrib',
+  source: { package: 'otelcol-contrib' },
   version: '0.125.0',
   match: 'exact',
   why: 'the exporter names and the reload method',
@@ -65,6 +66,18 @@ describe('heldResources', () => {
       reason: 'NotInstalled',
       message: expect.stringContaining('otelcol-contrib is not installed on h1'),
     });
+    const claude = want({
+      component: 'claude',
+      source: { program: '/usr/local/bin/claude' },
+      match: 'minimum',
+    });
+    expect(heldResources([claude], seen({}))[0]).toMatchObject({
+      reason: 'NotInstalled',
+      message: expect.stringContaining('claude (/usr/local/bin/claude) is not installed on h1'),
+    });
+    expect(heldResources([claude], { ...seen({}), programs: { '/usr/local/bin/claude': '2.1.90' } })).toEqual(
+      [],
+    );
     expect(heldResources([want()], seen(undefined, 'dpkg-query is not installed'))[0]).toMatchObject({
       reason: 'VersionUnknown',
       message: expect.stringContaining('cannot read the installed version of otelcol-contrib on h1'),
@@ -72,7 +85,7 @@ describe('heldResources', () => {
   });
 
   it('one entry per resource, however many versions it declares', () => {
-    const two = [want(), want({ package: 'tempo', version: '2.8.1' })];
+    const two = [want(), want({ component: 'tempo', source: { package: 'tempo' }, version: '2.8.1' })];
     expect(heldResources(two, seen({ 'otelcol-contrib': '0.1.0', tempo: '0.1.0' }))).toHaveLength(1);
   });
 });

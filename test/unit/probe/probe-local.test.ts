@@ -160,3 +160,32 @@ describe('probe script + parser on a real sh and filesystem', () => {
     expect(existsSync(canary)).toBe(false);
   });
 });
+
+describe('versions, read by the real dpkg-query and a real program on this machine', () => {
+  it('reports an installed package, a missing one, and `PROGRAM --version`; the second run asks nothing again', () => {
+    const req: ProbeRequest = {
+      paths: [],
+      units: [],
+      packages: ['dpkg', 'hostop-no-such-package'],
+      programs: [process.execPath, join(dir, 'no-such-program')],
+    };
+    const first = runProbe(req).result;
+    const dpkg = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'dpkg']).toString();
+    expect(first.observed.packages).toEqual({ dpkg, 'hostop-no-such-package': null });
+    expect(first.observed.programs).toEqual({ [process.execPath]: process.versions.node });
+    const script = buildProbeScript({
+      ...req,
+      knownPackages: first.knownPackages,
+      knownPrograms: first.knownPrograms,
+    });
+    const stdout = execFileSync('sh', { input: script }).toString('utf8');
+    expect(stdout).toContain('packages-same\n');
+    expect(stdout).toContain('program 0 same\n');
+    const again = parseProbeOutput(
+      'local',
+      { ...req, knownPackages: first.knownPackages, knownPrograms: first.knownPrograms },
+      stdout,
+    );
+    expect(again.observed.programs).toEqual(first.observed.programs);
+  });
+});

@@ -179,6 +179,73 @@ describe('parseProbeOutput with inline files', () => {
   });
 });
 
+describe('installed versions in the probe', () => {
+  const CLAUDE = '/usr/local/bin/claude';
+  const versions: ProbeRequest = { ...req, packages: ['otelcol-contrib', 'tempo'], programs: [CLAUDE] };
+  const body = (lines: string[]) => out([...good.slice(0, -1), ...lines, 'end 3 2']);
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+  it('reads dpkg records (only state "ii" is installed) and a program\'s --version, with cache entries', () => {
+    const r = parseProbeOutput(
+      'h',
+      versions,
+      body([
+        'packages-begin 2049:77:100:1.000000000:1.000000000',
+        'otelcol-contrib\tii \t0.123.0',
+        'tempo\trc \t2.8.1',
+        'packages-end',
+        `program 0 2049:9:10:1.000000000:1.000000000 ${b64('2.1.90 (Claude Code)\n')}`,
+      ]),
+    );
+    expect(r.observed.packages).toEqual({ 'otelcol-contrib': '0.123.0', tempo: null });
+    expect(r.observed.programs).toEqual({ [CLAUDE]: '2.1.90' });
+    expect(r.knownPackages?.signature).toBe('2049:77:100:1.000000000:1.000000000');
+    // Unchanged since: nothing is read again, the cache answers.
+    const again = parseProbeOutput(
+      'h',
+      { ...versions, knownPackages: r.knownPackages, knownPrograms: r.knownPrograms },
+      body(['packages-same', 'program 0 same']),
+    );
+    expect(again.observed.packages).toEqual(r.observed.packages);
+    expect(again.observed.programs).toEqual(r.observed.programs);
+  });
+
+  it('a host without dpkg, and a missing program, are said as such', () => {
+    const r = parseProbeOutput('h', versions, body(['packages-unavailable', 'program 0 -']));
+    expect(r.observed.packagesUnreadable).toBe('dpkg-query is not installed');
+    expect(r.observed.programs).toEqual({});
+  });
+
+  it.each([
+    [
+      'a package nobody asked for',
+      ['packages-begin 1:2:3:4.000000000:5.000000000', 'evil\tii \t1.0', 'packages-end', 'program 0 -'],
+      /not asked for/,
+    ],
+    [
+      'a record that is not one',
+      ['packages-begin 1:2:3:4.000000000:5.000000000', '\x1b]52;c;boom\x07', 'packages-end', 'program 0 -'],
+      /not a dpkg-query record/,
+    ],
+    ['"same" without a cache', ['packages-same', 'program 0 -'], /without a matching cache/],
+    [
+      'a program record out of order',
+      ['packages-unavailable', 'program 1 -'],
+      /program record 1 where 0 was due/,
+    ],
+  ])('rejects %s', (_name, lines, message) => {
+    expect(() => parseProbeOutput('h', versions, body(lines))).toThrow(message);
+  });
+
+  it('the script asks dpkg only when its database changed, and refuses names that are not package names', () => {
+    const known = { signature: 'SIG', names: 'otelcol-contrib tempo', versions: {} };
+    const s = buildProbeScript({ ...versions, knownPackages: known });
+    expect(s).toContain(`if [ "$s" = SIG ]; then echo packages-same`);
+    expect(() => buildProbeScript({ ...req, packages: ['x; rm -rf /'] })).toThrow(DesiredStateError);
+    expect(() => buildProbeScript({ ...req, programs: ['claude'] })).toThrow(DesiredStateError);
+  });
+});
+
 describe('buildProbeScript', () => {
   it('spawns one stat, one sha256sum and one systemctl at most, and hashes only unknown signatures', () => {
     const s = buildProbeScript({ ...req, known: { '/etc/a.conf': { signature: SIG, sha256: H } } });
