@@ -22,7 +22,7 @@ spec:
 function installCollector(host: string, version: string): void {
   sh(
     host,
-    `rm -rf /var/lib/hostop /etc/systemd/system/otelcol-contrib.service.d && systemctl daemon-reload && ` +
+    'rm -rf /var/lib/hostop /etc/systemd/system/otelcol-contrib.service.d && systemctl daemon-reload && ' +
       `dpkg -i /var/cache/hostop-lab/otelcol-contrib_${version}_all.deb >/dev/null && ` +
       'systemctl restart otelcol-contrib && for i in $(seq 100); do curl -fs localhost:13133/ >/dev/null && break; sleep 0.1; done',
   );
