@@ -5,6 +5,8 @@
  * Everything here is plain data: no classes, no I/O.
  */
 
+import type { YamlListItems } from './merge-yaml.js';
+
 export const API_VERSION = 'hostop.dev/v1alpha1';
 
 /** Where a document came from, so every problem can name file and line. */
@@ -92,6 +94,12 @@ export interface FileIntent {
   daemonReload?: boolean;
   /** Literal values in `content` that must never be shown (masked in diffs, plans, logs). */
   secrets: string[];
+  /**
+   * The file is someone else's and hostop owns only these list items in it: each pass reads the file, `content`
+   * (and mode, owner, group) become the file as found with the items added. Never pruned: when the resource
+   * goes, the file stays as it is. `content` is empty until then.
+   */
+  merge?: YamlListItems[];
   resource: ResourceRef;
 }
 

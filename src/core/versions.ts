@@ -1,9 +1,13 @@
-import type { ObservedHost, ResourceRef, VersionIntent } from './model.js';
+import { mergeListItems } from './merge-yaml.js';
+import type { HostIntent, ObservedHost, ResourceRef, VersionIntent } from './model.js';
 
-/** Why a resource is held on a host: nothing of it is written, reloaded or pruned there until this clears. */
+/**
+ * Why a resource is held on a host: nothing of it is written, reloaded or pruned there until this clears (its
+ * component's installed version is not the declared one, or a file it adds to is missing or unusable).
+ */
 export interface HeldResource {
   resource: ResourceRef;
-  reason: 'VersionMismatch' | 'NotInstalled' | 'VersionUnknown';
+  reason: 'VersionMismatch' | 'NotInstalled' | 'VersionUnknown' | 'MergeTargetMissing' | 'MergeTargetUnusable';
   /** Names both versions (or what could not be read), for plan lines, conditions and events. */
   message: string;
 }
@@ -77,4 +81,41 @@ function versionProblem(
     reason: 'VersionMismatch',
     message: `${v.component} ${upstream} is installed on ${observed.host} but the resource declares ${wanted}; ${v.why} depend on it, so nothing was changed`,
   };
+}
+
+/**
+ * Pure: the intent for this pass with every merged file's content, mode, owner and group taken from the file
+ * as the probe found it (contents inline) plus the owned items; and the resources held because such a file is
+ * missing or cannot be merged. The input intent is not changed.
+ */
+export function resolveMerges(
+  intent: HostIntent,
+  observed: ObservedHost,
+): { intent: HostIntent; held: HeldResource[] } {
+  if (!intent.files.some((f) => f.merge)) return { intent, held: [] };
+  const held: HeldResource[] = [];
+  const files = intent.files.map((f) => {
+    if (!f.merge) return f;
+    const seen = observed.files[f.path];
+    const current = observed.contents?.[f.path];
+    if (seen?.type !== 'file' || current === undefined) {
+      held.push({
+        resource: f.resource,
+        reason: 'MergeTargetMissing',
+        message: `${f.path} is not a regular file on ${observed.host}; hostop only adds to it, so it must exist`,
+      });
+      return f;
+    }
+    const merged = mergeListItems(current, f.merge);
+    if ('problem' in merged) {
+      held.push({
+        resource: f.resource,
+        reason: 'MergeTargetUnusable',
+        message: `${f.path} on ${observed.host}: ${merged.problem}; hostop adds to it and does not rewrite it`,
+      });
+      return f;
+    }
+    return { ...f, content: merged.content, mode: seen.mode!, owner: seen.owner!, group: seen.group! };
+  });
+  return { intent: { ...intent, files }, held };
 }

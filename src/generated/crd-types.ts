@@ -47,9 +47,18 @@ export interface AppInstrumentationSpec {
    */
   serviceName: string;
   /**
-   * Which variable names the application reads. otel: the standard OTEL_* (opentelemetry-instrument for Python, the PHP and Node SDKs). litellm: the LiteLLM proxy otel callback (OTEL_EXPORTER, OTEL_ENDPOINT, OTEL_HEADERS, OTEL_ENVIRONMENT_NAME); its config must list callbacks: ["otel"].
+   * Which variable names the application reads. otel: the standard OTEL_* (opentelemetry-instrument for Python, the PHP and Node SDKs). litellm: the LiteLLM proxy otel callback (OTEL_EXPORTER, OTEL_ENDPOINT, OTEL_HEADERS, OTEL_ENVIRONMENT_NAME), which LiteLLM runs only when its config lists it: hostop adds "otel" to litellm_settings.callbacks of the proxy's own config (spec.litellm.config) and leaves the rest of that file as it is.
    */
   sdk: 'otel' | 'litellm';
+  /**
+   * The LiteLLM proxy (sdk litellm).
+   */
+  litellm?: {
+    /**
+     * The proxy's own config file (its --config). hostop adds "otel" to its litellm_settings.callbacks (keeping every other key, comment and callback) and restarts the proxy; the file must exist. It is not hostop's: when the resource goes, the file is left as it is.
+     */
+    config: string;
+  };
   /**
    * Deployment environment: deployment.environment resource attribute (otel) or OTEL_ENVIRONMENT_NAME (litellm).
    */
