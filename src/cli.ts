@@ -1,12 +1,20 @@
 import { type CommandSpec, UsageError, commandHelp, parseCommandArgs } from './cli/args.js';
 import { applyCommand, planCommand } from './cli/fleet-commands.js';
+import { renderCommand } from './cli/render-command.js';
 import { runCommand } from './cli/run-command.js';
 import { statusCommand } from './cli/status-command.js';
 import { validateCommand } from './cli/validate-command.js';
 import { describeError } from './core/errors.js';
 
 /** Composition root of the command line: one entry per command, each in its own file under src/cli/. */
-const commands: CommandSpec[] = [validateCommand, planCommand, applyCommand, runCommand, statusCommand];
+const commands: CommandSpec[] = [
+  validateCommand,
+  renderCommand,
+  planCommand,
+  applyCommand,
+  runCommand,
+  statusCommand,
+];
 
 function mainHelp(): string {
   const lines = [
@@ -54,6 +62,13 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// A reader that stops early (`hostop render | head`, quitting `less`) closes the pipe: that is not an error,
+// and without this handler Node reports it as an unhandled 'error' event with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? 0);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

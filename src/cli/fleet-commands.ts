@@ -1,17 +1,10 @@
-import { loadDesiredState } from '../core/load.js';
-import type { HostIntent } from '../core/model.js';
-import { renderSnapshot } from '../core/render.js';
-import { matchesSelector } from '../core/selector.js';
 import type { HostOutcome } from '../engine/outcome.js';
-import { type CommandSpec, UsageError, outputFormat, parseDuration, parsePositiveInt } from './args.js';
+import { type CommandSpec, outputFormat, parseDuration, parsePositiveInt } from './args.js';
+import { SELECTION_HELP, SELECTION_OPTIONS, loadIntents } from './desired-intents.js';
 import { formatOutcomes } from './plan-output.js';
-import { formatProblem } from './problems-output.js';
 
 const COMMON_OPTIONS = {
-  inventory: { type: 'string' },
-  hosts: { type: 'string' },
-  selector: { type: 'string', short: 'l' },
-  output: { type: 'string', short: 'o' },
+  ...SELECTION_OPTIONS,
   'no-prune': { type: 'boolean' },
   'max-parallel': { type: 'string' },
   'connect-timeout': { type: 'string' },
@@ -19,11 +12,7 @@ const COMMON_OPTIONS = {
 } as const;
 
 const COMMON_HELP = [
-  'DIR                   desired-state directory (default: desired-state)',
-  '--inventory FILE      Host resources that replace same-named hosts (e.g. .lab/hosts.yaml)',
-  '--hosts a,b           only these hosts',
-  '-l, --selector k=v    only hosts whose labels match (comma-separated k=v pairs)',
-  '-o, --output FMT      text (default) or json',
+  ...SELECTION_HELP,
   '--no-prune            never delete files whose resource left the desired state',
   '--max-parallel N      hosts in flight at once (default 32)',
   '--connect-timeout D   SSH connect deadline per host (default 10s)',
@@ -66,8 +55,6 @@ async function runFleet(
   values: Record<string, unknown>,
   positionals: string[],
 ): Promise<number> {
-  const dir = positionals[0] ?? 'desired-state';
-  if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
   const format = outputFormat(values.output);
   const maxParallel = values['max-parallel']
     ? parsePositiveInt(values['max-parallel'], '--max-parallel')
@@ -79,17 +66,9 @@ async function runFleet(
   const connectTimeoutMs = values['connect-timeout']
     ? parseDuration(String(values['connect-timeout']), '--connect-timeout')
     : 10_000;
-  const loaded = loadDesiredState(dir, { inventory: values.inventory as string | undefined });
-  for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
-  if (!loaded.snapshot) {
-    process.stderr.write(`${dir}: desired state is invalid; nothing was planned or touched.\n`);
-    return 1;
-  }
-  const intents = select(
-    renderSnapshot(loaded.snapshot),
-    values.hosts as string | undefined,
-    values.selector as string | undefined,
-  );
+  const desired = loadIntents(values, positionals, 'nothing was planned or touched');
+  if (!desired) return 1;
+  const { snapshot, intents } = desired;
   // The SSH side loads only when there is something to connect to (validate, --help, a broken state skip it).
   const [{ ConnectionPool }, { fleetPass }] = await Promise.all([
     import('../ssh/connection-pool.js'),
@@ -111,7 +90,7 @@ async function runFleet(
     if (tty) process.stderr.write('\r\x1b[K');
     if (format === 'json')
       process.stdout.write(
-        `${JSON.stringify({ revision: loaded.snapshot.revision, hosts: outcomes.map(jsonOutcome) }, null, 2)}\n`,
+        `${JSON.stringify({ revision: snapshot.revision, hosts: outcomes.map(jsonOutcome) }, null, 2)}\n`,
       );
     else
       process.stdout.write(
@@ -121,30 +100,6 @@ async function runFleet(
   } finally {
     pool.closeAll();
   }
-}
-
-function select(intents: HostIntent[], hosts?: string, selector?: string): HostIntent[] {
-  // A host with nothing desired is still planned: what hostop managed there before is pruned.
-  let out = intents;
-  if (hosts) {
-    const names = hosts
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    const unknown = names.filter((n) => !intents.some((i) => i.host.name === n));
-    if (unknown.length) throw new UsageError(`--hosts: unknown host(s) ${unknown.join(', ')}`);
-    out = out.filter((i) => names.includes(i.host.name));
-  }
-  if (selector) {
-    const matchLabels: Record<string, string> = {};
-    for (const pair of selector.split(',')) {
-      const m = /^([^=\s]+)=([^=\s]*)$/.exec(pair.trim());
-      if (!m) throw new UsageError(`--selector: ${JSON.stringify(pair)} is not key=value`);
-      matchLabels[m[1]!] = m[2]!;
-    }
-    out = out.filter((i) => matchesSelector(i.host.labels, { matchLabels }));
-  }
-  return out;
 }
 
 function exitCode(verb: 'plan' | 'apply', outcomes: HostOutcome[]): number {

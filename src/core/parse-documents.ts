@@ -1,4 +1,4 @@
-import { type Document, LineCounter, isNode, parseAllDocuments } from 'yaml';
+import { type Document, LineCounter, isNode, isScalar, parseAllDocuments } from 'yaml';
 import type { Problem } from './model.js';
 
 /** One YAML document of a desired-state file, with what is needed to name a line for any JSON path in it. */
@@ -16,7 +16,9 @@ const MAX_ALIASES = 100;
 
 /**
  * Parses a file into documents. Pure: bad input comes back as problems (syntax errors with line, alias bombs,
- * a file without any document); it never throws.
+ * a file without any document); it never throws. Empty and comment-only documents (a trailing `---`, a
+ * commented-out resource) are skipped, as kubectl, Helm, Kustomize and Flux skip them; a file holding nothing
+ * else is still refused as empty.
  */
 export function parseDocuments(file: string, text: string): { docs: ParsedDocument[]; problems: Problem[] } {
   const lc = new LineCounter();
@@ -40,7 +42,7 @@ export function parseDocuments(file: string, text: string): { docs: ParsedDocume
       }
       continue;
     }
-    if (doc.contents === null) continue; // an empty document between `---` separators
+    if (isEmptyDocument(doc)) continue;
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIASES });
@@ -64,6 +66,15 @@ export function parseDocuments(file: string, text: string): { docs: ParsedDocume
     });
   }
   return { docs, problems };
+}
+
+/**
+ * True for a document with no content at all: the `yaml` library gives it an implicit null scalar of zero
+ * width. An explicit `null` or `~` has width, so it still reaches the "must be a mapping" check.
+ */
+function isEmptyDocument(doc: Document): boolean {
+  const c = doc.contents;
+  return c === null || (isScalar(c) && c.value === null && !!c.range && c.range[0] === c.range[1]);
 }
 
 function lineOfPath(doc: Document, lc: LineCounter, path: string, fallback: number): number {

@@ -52,12 +52,15 @@ describe('hostop CLI', () => {
     expect(none.stderr).toContain('hostop status: cannot read /nonexistent/state/status.json');
   });
 
-  it.each(['validate', 'plan', 'apply', 'run', 'status'])('%s --help explains the command', async (cmd) => {
-    const r = await hostop([cmd, '--help']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`Usage: hostop ${cmd}`);
-    expect(r.stdout).toContain('Options:');
-  });
+  it.each(['validate', 'render', 'plan', 'apply', 'run', 'status'])(
+    '%s --help explains the command',
+    async (cmd) => {
+      const r = await hostop([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: hostop ${cmd}`);
+      expect(r.stdout).toContain('Options:');
+    },
+  );
 
   it('an unknown flag or command is a usage error, exit 1', async () => {
     const flag = await hostop(['plan', '--frobnicate']);

@@ -1,0 +1,81 @@
+import { loadDesiredState } from '../core/load.js';
+import type { HostIntent, Snapshot } from '../core/model.js';
+import { renderSnapshot } from '../core/render.js';
+import { matchesSelector } from '../core/selector.js';
+import { UsageError } from './args.js';
+import { formatProblem } from './problems-output.js';
+
+/** The options every command that works on rendered hosts shares (plan, apply, render). */
+export const SELECTION_OPTIONS = {
+  inventory: { type: 'string' },
+  hosts: { type: 'string' },
+  selector: { type: 'string', short: 'l' },
+  output: { type: 'string', short: 'o' },
+} as const;
+
+export const SELECTION_HELP = [
+  'DIR                   desired-state directory (default: desired-state)',
+  '--inventory FILE      Host resources that replace same-named hosts (e.g. .lab/hosts.yaml)',
+  '--hosts a,b           only these hosts',
+  '-l, --selector k=v    only hosts whose labels match (comma-separated k=v pairs)',
+  '-o, --output FMT      text (default) or json',
+];
+
+export interface DesiredIntents {
+  snapshot: Snapshot;
+  /** One per selected host, sorted by host name, files by path (as `renderFleet` returns them). */
+  intents: HostIntent[];
+}
+
+/**
+ * Loads DIR (with `--inventory`), prints every problem to stderr as `hostop validate` does, renders the intent
+ * of every host and narrows it to `--hosts` and `--selector`.
+ *
+ * Undefined when the desired state is invalid: its problems and `DIR: desired state is invalid; <untouched>`
+ * have been printed. A second directory, a `--hosts` name that is no host, or a malformed `--selector` is a
+ * UsageError naming it.
+ */
+export function loadIntents(
+  values: Record<string, unknown>,
+  positionals: string[],
+  untouched: string,
+): DesiredIntents | undefined {
+  const dir = positionals[0] ?? 'desired-state';
+  if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
+  const loaded = loadDesiredState(dir, { inventory: values.inventory as string | undefined });
+  for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
+  if (!loaded.snapshot) {
+    process.stderr.write(`${dir}: desired state is invalid; ${untouched}.\n`);
+    return undefined;
+  }
+  const intents = select(
+    renderSnapshot(loaded.snapshot),
+    values.hosts as string | undefined,
+    values.selector as string | undefined,
+  );
+  return { snapshot: loaded.snapshot, intents };
+}
+
+function select(intents: HostIntent[], hosts?: string, selector?: string): HostIntent[] {
+  // A host with nothing desired stays selected: plan and apply prune what hostop managed there before.
+  let out = intents;
+  if (hosts) {
+    const names = hosts
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const unknown = names.filter((n) => !intents.some((i) => i.host.name === n));
+    if (unknown.length) throw new UsageError(`--hosts: unknown host(s) ${unknown.join(', ')}`);
+    out = out.filter((i) => names.includes(i.host.name));
+  }
+  if (selector) {
+    const matchLabels: Record<string, string> = {};
+    for (const pair of selector.split(',')) {
+      const m = /^([^=\s]+)=([^=\s]*)$/.exec(pair.trim());
+      if (!m) throw new UsageError(`--selector: ${JSON.stringify(pair)} is not key=value`);
+      matchLabels[m[1]!] = m[2]!;
+    }
+    out = out.filter((i) => matchesSelector(i.host.labels, { matchLabels }));
+  }
+  return out;
+}
