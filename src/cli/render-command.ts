@@ -1,3 +1,4 @@
+import type { YamlListItems } from '../core/merge-yaml.js';
 import type { HostIntent } from '../core/model.js';
 import { redactText } from '../core/redact.js';
 import { type CommandSpec, outputFormat } from './args.js';
@@ -14,6 +15,7 @@ interface RenderedFile {
   group: string;
   /** Masked as `plan` masks it, unless --show-secrets. */
   content: string;
+  merge?: YamlListItems[];
 }
 
 /** `hostop render`: every file hostop would write, per host, with no SSH (what `helm template` is to Helm). */
@@ -58,6 +60,8 @@ function renderedFiles(intents: HostIntent[], showSecrets: boolean): RenderedFil
       // The same masking as plan's diffs: known secret values and credential-shaped text become ***
       // (a whole-file secret, File.secret, is *** as a whole).
       content: showSecrets ? f.content : redactText(f.content, f.secrets),
+      // A file hostop only adds to: its content depends on the host's copy, so what is added is shown instead.
+      ...(f.merge && { merge: f.merge }),
     })),
   );
 }
@@ -75,6 +79,12 @@ function formatRendered(intents: HostIntent[], files: RenderedFile[]): string {
       '',
     );
     for (const f of own) {
+      if (f.merge) {
+        out.push(`==> ${f.path} <==  (the host's file)  ${f.kind}/${f.name}`);
+        for (const m of f.merge) out.push(`hostop adds to ${m.path.join('.')}: ${JSON.stringify(m.items)}`);
+        out.push('');
+        continue;
+      }
       out.push(`==> ${f.path} <==  ${f.mode} ${f.owner}:${f.group}  ${f.kind}/${f.name}`);
       out.push(body(f.content), '');
     }

@@ -43,5 +43,10 @@ export function mergeListItems(
 
 /** `key:` with no value parses as a null scalar: treat it as an absent list. */
 function isScalarNull(node: unknown): boolean {
-  return typeof node === 'object' && node !== null && 'value' in node && (node as { value: unknown }).value === null;
+  return (
+    typeof node === 'object' &&
+    node !== null &&
+    'value' in node &&
+    (node as { value: unknown }).value === null
+  );
 }

@@ -7,7 +7,12 @@ import type { HostIntent, ObservedHost, ResourceRef, VersionIntent } from './mod
  */
 export interface HeldResource {
   resource: ResourceRef;
-  reason: 'VersionMismatch' | 'NotInstalled' | 'VersionUnknown' | 'MergeTargetMissing' | 'MergeTargetUnusable';
+  reason:
+    | 'VersionMismatch'
+    | 'NotInstalled'
+    | 'VersionUnknown'
+    | 'MergeTargetMissing'
+    | 'MergeTargetUnusable';
   /** Names both versions (or what could not be read), for plan lines, conditions and events. */
   message: string;
 }

@@ -109,6 +109,8 @@ export async function applyPlan(
   // `original`: a file was there before hostop first managed the path. A path hostop created has none, so
   // pruning deletes it; otherwise pruning puts the original back (or leaves it, if hostop never rewrote it).
   const own = (f: FileChange, existedBefore: boolean) => {
+    // A file hostop only adds to is not hostop's: never in the inventory, so never pruned or restored.
+    if (f.intent?.merge) return;
     next.files[f.path] = {
       kind: f.resource.kind,
       name: f.resource.name,

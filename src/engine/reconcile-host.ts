@@ -5,7 +5,7 @@ import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
 import type { HostIntent, ObservedHost } from '../core/model.js';
 import { redactText } from '../core/redact.js';
-import { heldResources } from '../core/versions.js';
+import { heldResources, resolveMerges } from '../core/versions.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import type { HostConnection } from '../ssh/host-connection.js';
@@ -73,7 +73,7 @@ export async function reconcileHost(
     const drifted = driftedResources(plan);
     if (!opts.apply) return done('drifted', drifted, checks);
 
-    const applied = await applyPlan(conn, intent, plan, first.inventory, {
+    const applied = await applyPlan(conn, first.intent, plan, first.inventory, {
       stateRoot: opts.stateRoot ?? DEFAULT_STATE_ROOT,
       requestTimeoutMs: opts.requestTimeoutMs ?? 120_000,
       signal: opts.signal,
@@ -122,23 +122,38 @@ async function observe(
   intent: HostIntent,
   memory: HostMemory,
   opts: PassOptions,
-): Promise<{ observed: ObservedHost; plan: HostPlan; inventory: HostInventory; staleTemps: string[] }> {
+): Promise<{
+  observed: ObservedHost;
+  plan: HostPlan;
+  inventory: HostInventory;
+  staleTemps: string[];
+  /** The intent this pass works with: merged files carry the content they must have now. */
+  intent: HostIntent;
+}> {
   const stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
   const inventoryPath = `${stateRoot}/${INVENTORY_FILE}`;
   const req = { timeoutMs: opts.probeTimeoutMs ?? 30_000, signal: opts.signal };
   const temps = intent.files.map((f) => tempPathFor(f.path));
   const paths = [...intent.files.map((f) => f.path), ...temps, inventoryPath];
   const units = intent.services.map((s) => s.unit);
-  // The inventory rides along with the probe until it is known; afterwards its hash says if it changed.
-  const inline = memory.inventory ? [] : [inventoryPath];
+  // The inventory rides along with the probe until it is known; afterwards its hash says if it changed. Files
+  // hostop only adds to come along every time: their content is part of what must be written.
+  const merged = intent.files.filter((f) => f.merge).map((f) => f.path);
+  const inline = [...(memory.inventory ? [] : [inventoryPath]), ...merged];
   const packages = intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : []));
   const programs = intent.versions.flatMap((v) => ('program' in v.source ? [v.source.program] : []));
   const observed = await probeHost(conn, { paths, units, inline, packages, programs }, memory.probe, req);
   const staleTemps = temps.filter((t) => (observed.files[t]?.type ?? 'missing') !== 'missing');
   const inventory = await readInventory(conn, observed, inventoryPath, memory, req);
 
+  const resolved = resolveMerges(intent, observed);
+  const pass = resolved.intent;
   const contents: Record<string, string> = {};
-  for (const f of intent.files) {
+  for (const path of merged) {
+    const current = observed.contents?.[path];
+    if (current !== undefined) contents[path] = current;
+  }
+  for (const f of pass.files) {
     const sha = observed.files[f.path]?.sha256;
     if (sha && memory.sameValue.get(f.path) === sha) contents[f.path] = f.content;
   }
@@ -147,19 +162,19 @@ async function observe(
     managed: inventory.files,
     prune: opts.prune,
     wantDiffs: opts.wantDiffs,
-    held: heldResources(intent.versions, observed),
+    held: [...heldResources(intent.versions, observed), ...resolved.held],
   };
-  let plan = diffHost(intent, observed, diffOpts);
+  let plan = diffHost(pass, observed, diffOpts);
   if (plan.needsContent.length > 0) {
     Object.assign(contents, await fetchFiles(conn, plan.needsContent, req));
-    plan = diffHost(intent, observed, diffOpts);
+    plan = diffHost(pass, observed, diffOpts);
     for (const f of plan.files) {
       const sha = observed.files[f.path]?.sha256;
       if (f.action === 'unchanged' && sha && contents[f.path] !== undefined)
         memory.sameValue.set(f.path, sha);
     }
   }
-  return { observed, plan, inventory, staleTemps };
+  return { observed, plan, inventory, staleTemps, intent: pass };
 }
 
 /**

@@ -28,6 +28,9 @@ import { unitName } from './unit-name.js';
 
 type Problem = { path: string; message: string };
 
+/** The LiteLLM proxy's config when spec.litellm.config is not set (the CRD's default). */
+const LITELLM_CONFIG = '/etc/litellm/config.yaml';
+
 /** Variables derived from typed fields, for either sdk; `spec.env` may not set them. */
 const DERIVED = new Set([
   'OTEL_SERVICE_NAME',
@@ -194,7 +197,31 @@ function systemdPart(
   };
   // A process reads its environment once, at start.
   const service: ServiceIntent = { unit, onChange: 'restart', ...(health ? { health } : {}), resource: ref };
-  return { files: [file], services: [service] };
+  return {
+    files: [file, ...(res.spec.sdk === 'litellm' ? [litellmCallback(res, unit)] : [])],
+    services: [service],
+  };
+}
+
+/**
+ * LiteLLM sends spans only when its config lists the otel callback (litellm_settings: callbacks: ["otel"];
+ * litellm/proxy/proxy_server.py load_config, docs.litellm.ai observability/opentelemetry_integration); no
+ * environment variable turns it on, and an `include:` of the user's config would replace a litellm_settings of
+ * ours. So hostop adds the one item to the proxy's own config and owns nothing else of that file.
+ */
+function litellmCallback(res: Resource<AppInstrumentationSpec>, unit: string): FileIntent {
+  return {
+    path: res.spec.litellm?.config ?? LITELLM_CONFIG,
+    content: '',
+    mode: '0644',
+    owner: 'root',
+    group: 'root',
+    format: 'yaml',
+    notify: [unit],
+    secrets: [],
+    merge: [{ path: ['litellm_settings', 'callbacks'], items: ['otel'] }],
+    resource: { kind: res.kind, name: res.metadata.name },
+  };
 }
 
 /** The launcher: given, or opentelemetry-instrument beside the command (the same virtualenv's bin/). */
@@ -270,7 +297,10 @@ function validate(res: Resource<AppInstrumentationSpec>): Problem[] {
     }
     if (spec.phpFpm)
       problems.push({ path: '/spec/sdk', message: 'a php-fpm pool runs the PHP SDK: use sdk otel' });
-  } else if (!spec.signals.traces && !spec.signals.metrics && !spec.signals.logs) {
+  } else if (spec.litellm) {
+    problems.push({ path: '/spec/litellm', message: 'only used with sdk litellm' });
+  }
+  if (spec.sdk !== 'litellm' && !spec.signals.traces && !spec.signals.metrics && !spec.signals.logs) {
     problems.push({ path: '/spec/signals', message: 'enable at least one signal, or delete the resource' });
   }
   if (spec.phpFpm) {

@@ -21,7 +21,10 @@ describe('mergeListItems (hostop owns items of a list in a file that is not its 
     expect(r.content).toContain('# the proxy config, owned by the LLM team');
     expect(r.content).toContain('# primary');
     expect(r.content).toContain('callbacks: [ "langfuse", otel ]');
-    expect(parse(r.content)).toEqual({ ...parse(current), litellm_settings: { callbacks: ['langfuse', 'otel'], drop_params: true } });
+    expect(parse(r.content)).toEqual({
+      ...parse(current),
+      litellm_settings: { callbacks: ['langfuse', 'otel'], drop_params: true },
+    });
   });
 
   it('is byte-identical when the item is there already (no drift, no write)', () => {
@@ -31,8 +34,16 @@ describe('mergeListItems (hostop owns items of a list in a file that is not its 
 
   it.each([
     ['an empty file', '', { litellm_settings: { callbacks: ['otel'] } }],
-    ['no litellm_settings', 'model_list: []\n', { model_list: [], litellm_settings: { callbacks: ['otel'] } }],
-    ['an empty callbacks key', 'litellm_settings:\n  callbacks:\n', { litellm_settings: { callbacks: ['otel'] } }],
+    [
+      'no litellm_settings',
+      'model_list: []\n',
+      { model_list: [], litellm_settings: { callbacks: ['otel'] } },
+    ],
+    [
+      'an empty callbacks key',
+      'litellm_settings:\n  callbacks:\n',
+      { litellm_settings: { callbacks: ['otel'] } },
+    ],
   ])('creates the list in %s', (_name, current, value) => {
     const r = mergeListItems(current, otel);
     expect('content' in r && parse(r.content)).toEqual(value);
@@ -41,7 +52,11 @@ describe('mergeListItems (hostop owns items of a list in a file that is not its 
   it.each([
     ['not YAML', 'a: [\n', /^not valid YAML: /],
     ['a list at the top', '- a\n', /^its top level is not a mapping$/],
-    ['callbacks that are not a list', 'litellm_settings: { callbacks: otel }\n', /^litellm_settings\.callbacks is not a list$/],
+    [
+      'callbacks that are not a list',
+      'litellm_settings: { callbacks: otel }\n',
+      /^litellm_settings\.callbacks is not a list$/,
+    ],
     ['a duplicate key', 'a: 1\na: 2\n', /^not valid YAML: /],
   ])('refuses %s, as a value', (_name, current, problem) => {
     const r = mergeListItems(current, otel);

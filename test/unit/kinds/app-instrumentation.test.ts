@@ -100,13 +100,20 @@ describe('AppInstrumentation', () => {
     ['grpc', 'otlp_grpc', 'http://mon.example.internal:4317'],
     ['http/protobuf', 'otlp_http', 'http://mon.example.internal:4318/v1/traces'],
   ])('litellm over %s: OTEL_EXPORTER=%s, OTEL_ENDPOINT=%s', (protocol, exporter, endpoint) => {
-    const [file] = intent({
+    // Sorted by path: the proxy's own config (hostop adds the otel callback to it), then the drop-in.
+    const [config, file] = intent({
       ...systemd,
       sdk: 'litellm',
       environment: 'staging',
       collector: { host: 'mon', protocol },
       headers: { Authorization: 'Bearer k' },
     }).files;
+    expect(config).toMatchObject({
+      path: '/etc/litellm/config.yaml',
+      format: 'yaml',
+      notify: ['svc.service'],
+      merge: [{ path: ['litellm_settings', 'callbacks'], items: ['otel'] }],
+    });
     expect(dropInEnv(file!.content)).toEqual({
       OTEL_ENDPOINT: endpoint,
       OTEL_ENVIRONMENT_NAME: 'staging',
