@@ -253,7 +253,7 @@ export interface ClaudeCodeSettingsSpec {
    */
   signals: {
     /**
-     * OTEL_METRICS_EXPORTER=otlp.
+     * OTEL_METRICS_EXPORTER=otlp, with OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=cumulative: Claude Code's default delta totals would be kept by the collector's prometheus exporter, which misreads them after any gap and loses them on every collector reload.
      */
     metrics: boolean;
     /**
@@ -282,7 +282,7 @@ export interface ClaudeCodeSettingsSpec {
     [k: string]: string;
   };
   /**
-   * Further environment variables, verbatim (e.g. OTEL_METRIC_EXPORT_INTERVAL). Must not repeat a variable that hostop derives from the typed fields.
+   * Further environment variables, verbatim (e.g. OTEL_METRICS_INCLUDE_VERSION). Must not repeat a variable that hostop derives from the typed fields, nor set the metrics temporality (always cumulative). While metrics are on, OTEL_METRICS_INCLUDE_SESSION_ID may not be turned off: cumulative totals need one series per session.
    */
   env?: {
     [k: string]: string;
