@@ -1,5 +1,6 @@
 import { kindByName } from '../kinds/registry.js';
 import type { SourceFile } from '../source/read-files.js';
+import { checkCollectorRoutes } from './collector-routes.js';
 import { API_VERSION, type HostRef, type Problem, type Resource, type Snapshot } from './model.js';
 import { type ParsedDocument, parseDocuments } from './parse-documents.js';
 import { renderFleet } from './render.js';
@@ -28,7 +29,8 @@ const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec']);
 
 /**
  * Pure: files -> validated snapshot. Reports **all** problems at once (syntax, schema, duplicates, unknown
- * hosts, conflicting claims, unsafe paths), each naming file, line and JSON path. Never throws for bad input.
+ * hosts, senders without a matching collector pipeline, conflicting claims, unsafe paths), each naming file, line
+ * and JSON path. Never throws for bad input.
  */
 export function buildSnapshot(
   files: SourceFile[],
@@ -55,7 +57,9 @@ export function buildSnapshot(
   const hosts = resources.filter((r) => r.kind === 'Host').map(toHostRef);
   hosts.sort((a, b) => a.name.localeCompare(b.name));
   const snapshot: Snapshot = { resources, hosts, revision: opts.revision, warnings: [] };
-  checkSelections(snapshot, problems, (r, path) => docs.get(r)?.lineOf(path) ?? r.source.line);
+  const lineOf = (r: Resource, path: string) => docs.get(r)?.lineOf(path) ?? r.source.line;
+  checkSelections(snapshot, problems, lineOf);
+  problems.push(...checkCollectorRoutes(snapshot, lineOf));
   if (!problems.some((p) => p.severity === 'error')) problems.push(...renderFleet(snapshot).problems);
 
   problems.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));

@@ -270,7 +270,7 @@ export interface ClaudeCodeSettingsSpec {
    */
   signals: {
     /**
-     * OTEL_METRICS_EXPORTER=otlp.
+     * OTEL_METRICS_EXPORTER=otlp, with OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=cumulative: Claude Code's default delta totals would be kept by the collector's prometheus exporter, which misreads them after any gap and loses them on every collector reload.
      */
     metrics: boolean;
     /**
@@ -299,7 +299,7 @@ export interface ClaudeCodeSettingsSpec {
     [k: string]: string;
   };
   /**
-   * Further environment variables, verbatim (e.g. OTEL_METRIC_EXPORT_INTERVAL). Must not repeat a variable that hostop derives from the typed fields.
+   * Further environment variables, verbatim (e.g. OTEL_METRICS_INCLUDE_VERSION). Must not repeat a variable that hostop derives from the typed fields, nor set the metrics temporality (always cumulative). While metrics are on, OTEL_METRICS_INCLUDE_SESSION_ID may not be turned off: cumulative totals need one series per session.
    */
   env?: {
     [k: string]: string;
@@ -603,7 +603,7 @@ export interface GrafanaDatasourceSpec {
         [k: string]: string;
       };
       /**
-       * Trace to metrics links for a tempo data source: tracesToMetrics and the service map query the given Prometheus data source; node graph and search are enabled.
+       * Trace to metrics links for a tempo data source: each span gets links to its service's request rate and p95 latency in the given Prometheus data source (tracesToMetrics queries); the service map queries the same data source; node graph and search are enabled.
        */
       tempo?: {
         /**
@@ -611,9 +611,13 @@ export interface GrafanaDatasourceSpec {
          */
         metricsDatasourceUid: string;
         /**
-         * Span attributes turned into metric label matchers for tracesToMetrics.
+         * Which span metrics the links query, as the collector's prometheus exporter names them (with no exporter namespace set). collector: the OpenTelemetry Collector's spanmetrics connector from otelcol-contrib 0.109.0 on, as an OtelCollector with traces.spanMetrics produces it (traces_span_metrics_calls_total and traces_span_metrics_duration_milliseconds_bucket, the service in label service_name). collectorLegacy: the same connector before 0.109.0, or with its connector.spanmetrics.legacyMetricNames feature gate (calls_total and duration_milliseconds_bucket). tempo: Tempo's metrics-generator (traces_spanmetrics_calls_total and traces_spanmetrics_latency_bucket in seconds, the service in label service).
          */
-        tags: {
+        spanMetrics: 'collector' | 'collectorLegacy' | 'tempo';
+        /**
+         * Span and resource attributes turned into the label matchers of the queries ($__tags): a span's value of key is matched against label value. Every mapped attribute a span carries becomes a matcher, so map only attributes that are also labels of the span metrics, with the same values: service.name is; span.kind is not (Grafana has server, the metrics SPAN_KIND_SERVER), and an attribute that is no dimension of the span metrics matches nothing. Omitted: service.name to the service label of spanMetrics (service_name, or service for tempo).
+         */
+        tags?: {
           /**
            * Span attribute, e.g. service.name.
            */
@@ -705,7 +709,7 @@ export interface GrafanaDatasourceSpec {
         [k: string]: string;
       };
       /**
-       * Trace to metrics links for a tempo data source: tracesToMetrics and the service map query the given Prometheus data source; node graph and search are enabled.
+       * Trace to metrics links for a tempo data source: each span gets links to its service's request rate and p95 latency in the given Prometheus data source (tracesToMetrics queries); the service map queries the same data source; node graph and search are enabled.
        */
       tempo?: {
         /**
@@ -713,9 +717,13 @@ export interface GrafanaDatasourceSpec {
          */
         metricsDatasourceUid: string;
         /**
-         * Span attributes turned into metric label matchers for tracesToMetrics.
+         * Which span metrics the links query, as the collector's prometheus exporter names them (with no exporter namespace set). collector: the OpenTelemetry Collector's spanmetrics connector from otelcol-contrib 0.109.0 on, as an OtelCollector with traces.spanMetrics produces it (traces_span_metrics_calls_total and traces_span_metrics_duration_milliseconds_bucket, the service in label service_name). collectorLegacy: the same connector before 0.109.0, or with its connector.spanmetrics.legacyMetricNames feature gate (calls_total and duration_milliseconds_bucket). tempo: Tempo's metrics-generator (traces_spanmetrics_calls_total and traces_spanmetrics_latency_bucket in seconds, the service in label service).
          */
-        tags: {
+        spanMetrics: 'collector' | 'collectorLegacy' | 'tempo';
+        /**
+         * Span and resource attributes turned into the label matchers of the queries ($__tags): a span's value of key is matched against label value. Every mapped attribute a span carries becomes a matcher, so map only attributes that are also labels of the span metrics, with the same values: service.name is; span.kind is not (Grafana has server, the metrics SPAN_KIND_SERVER), and an attribute that is no dimension of the span metrics matches nothing. Omitted: service.name to the service label of spanMetrics (service_name, or service for tempo).
+         */
+        tags?: {
           /**
            * Span attribute, e.g. service.name.
            */

@@ -15,7 +15,10 @@ import { secretForms, toJson } from './render-output.js';
 
 const DROP_IN_DIR = '/etc/claude-code/managed-settings.d';
 
-/** Variables this kind derives from typed fields; `spec.env` may not set them. */
+const TEMPORALITY = 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE';
+const SESSION_ID = 'OTEL_METRICS_INCLUDE_SESSION_ID';
+
+/** Variables this kind derives from typed fields (or always sets); `spec.env` may not set them. */
 const DERIVED = [
   'CLAUDE_CODE_ENABLE_TELEMETRY',
   'CLAUDE_CODE_ENHANCED_TELEMETRY_BETA',
@@ -27,13 +30,25 @@ const DERIVED = [
   'OTEL_EXPORTER_OTLP_HEADERS',
   'OTEL_METRIC_EXPORT_INTERVAL',
   'OTEL_RESOURCE_ATTRIBUTES',
+  TEMPORALITY,
 ];
 
 /** The managed `env` block. Every value is a string: Claude Code rejects a settings file with other types. */
 function settingsEnv(spec: ClaudeCodeSettingsSpec, host: HostRef, endpoint: string): Record<string, string> {
   const env: Record<string, string> = { ...(spec.env ?? {}) };
   env.CLAUDE_CODE_ENABLE_TELEMETRY = '1';
-  if (spec.signals.metrics) env.OTEL_METRICS_EXPORTER = 'otlp';
+  if (spec.signals.metrics) {
+    env.OTEL_METRICS_EXPORTER = 'otlp';
+    // Claude Code exports delta by default (https://code.claude.com/docs/en/monitoring-usage, "default: delta").
+    // The collector's prometheus exporter adds a monotonic delta point to the running total only when the point's
+    // start time equals the stored point's time, and otherwise stores the delta as the new total; a series idle
+    // past metric_expiration starts again from one delta (contrib exporter/prometheusexporter/accumulator.go,
+    // accumulateSum and Collect). Either way increase() undercounts. Cumulative keeps the total in the Claude Code
+    // process that owns it: it survives the collector reloads and restarts hostop itself performs (a
+    // deltatocumulative processor would lose its state on each) and needs nothing from the collector, whatever
+    // its version. It needs one writer per series: session.id stays on (validate).
+    env[TEMPORALITY] = 'cumulative';
+  }
   if (spec.signals.logs) env.OTEL_LOGS_EXPORTER = 'otlp';
   if (spec.signals.traces) {
     env.OTEL_TRACES_EXPORTER = 'otlp';
@@ -109,7 +124,22 @@ function validate(res: Resource<ClaudeCodeSettingsSpec>): { path: string; messag
   for (const key of Object.keys(spec.env ?? {}).filter((k) => DERIVED.includes(k))) {
     problems.push({
       path: `/spec/env/${key}`,
-      message: `${key} is derived from the typed fields (collector, signals, headers, ...); set it there`,
+      message:
+        key === TEMPORALITY
+          ? `${key} is always cumulative (a delta total in the collector is lost and misread); remove it`
+          : `${key} is derived from the typed fields (collector, signals, headers, ...); set it there`,
+    });
+  }
+  const sessionId = spec.env?.[SESSION_ID];
+  if (spec.signals.metrics && sessionId !== undefined && !/^(true|1)$/i.test(sessionId)) {
+    // Without session.id, every Claude Code process on a host writes the same series; with cumulative totals
+    // Prometheus sees one counter jumping between them, takes each drop for a reset and increase() explodes.
+    problems.push({
+      path: `/spec/env/${SESSION_ID}`,
+      message:
+        `metrics are cumulative, so each Claude Code session needs its own series: ${SESSION_ID} must stay ` +
+        'true (or be removed); without session.id the sessions of a host write one series and increase() ' +
+        'counts every switch between them as a counter reset',
     });
   }
   return problems;

@@ -4,6 +4,7 @@ import { escapeDollars, grafanaService } from './grafana.js';
 import { addressFrom, hostPort } from './host-address.js';
 import type { KindModule } from './kind.js';
 import { managedHeader, secretForms, sortKeysDeep, toYaml } from './render-output.js';
+import { defaultTags, metricQueries, serviceLabel } from './span-metrics-queries.js';
 
 type Datasource = GrafanaDatasourceSpec['datasources'][number];
 
@@ -16,19 +17,42 @@ function url(ds: Datasource, host: HostRef, snapshot: Snapshot): string {
   return `${ep.scheme}://${hostPort(addressFrom(snapshot, host, ep.host), ep.port)}${ep.path}`;
 }
 
-/** Tempo -> Prometheus links: span metrics per service (tracesToMetrics) and the service graph. */
+/**
+ * Tempo -> Prometheus links: the span metrics of the span's service (tracesToMetrics, whose queries are what makes
+ * Grafana show a link at all) and the service graph.
+ */
 function tempoJsonData(tempo: NonNullable<Datasource['tempo']>): Record<string, unknown> {
+  const tags = tempo.tags ?? defaultTags(tempo.spanMetrics);
   return {
     tracesToMetrics: {
       datasourceUid: tempo.metricsDatasourceUid,
       spanStartTimeShift: '-1h',
       spanEndTimeShift: '1h',
-      tags: tempo.tags.map((t) => (t.value ? { key: t.key, value: t.value } : { key: t.key })),
+      tags: tags.map((t) => (t.value ? { key: t.key, value: t.value } : { key: t.key })),
+      queries: metricQueries(tempo.spanMetrics),
     },
     serviceMap: { datasourceUid: tempo.metricsDatasourceUid },
     nodeGraph: { enabled: true },
     search: { hide: false },
   };
+}
+
+/** A service.name mapped to a label the chosen span metrics do not have would make every link come back empty. */
+function tagProblems(
+  tempo: NonNullable<Datasource['tempo']>,
+  at: string,
+): { path: string; message: string }[] {
+  const want = serviceLabel(tempo.spanMetrics);
+  return (tempo.tags ?? []).flatMap((t, j) => {
+    const label = t.value || t.key;
+    if (t.key !== 'service.name' || label === want) return [];
+    return [
+      {
+        path: `${at}/tempo/tags/${j}`,
+        message: `${tempo.spanMetrics} span metrics carry service.name in label ${JSON.stringify(want)}, not ${JSON.stringify(label)}`,
+      },
+    ];
+  });
 }
 
 function datasourceEntry(ds: Datasource, host: HostRef, snapshot: Snapshot): Record<string, unknown> {
@@ -103,6 +127,7 @@ function validate(res: Resource<GrafanaDatasourceSpec>): { path: string; message
     }
     if (ds.tempo && ds.type !== 'tempo')
       problems.push({ path: `${at}/tempo`, message: 'only for a data source of type tempo' });
+    if (ds.tempo) problems.push(...tagProblems(ds.tempo, at));
     for (const key of ds.tempo ? TEMPO_KEYS : []) {
       if (ds.jsonData && key in ds.jsonData) {
         problems.push({

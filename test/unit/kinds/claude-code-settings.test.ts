@@ -75,6 +75,7 @@ describe('ClaudeCodeSettings', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://mon.example.internal:4317',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
       OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'cumulative',
       OTEL_METRIC_EXPORT_INTERVAL: '10000',
       OTEL_METRICS_INCLUDE_SESSION_ID: 'true',
       OTEL_RESOURCE_ATTRIBUTES: 'host.name=agent-1',
@@ -96,9 +97,28 @@ describe('ClaudeCodeSettings', () => {
   it('turns on exactly the chosen signals (traces need the beta switch)', () => {
     const e = env({ signals: { metrics: false, logs: true, traces: true } });
     expect(e.OTEL_METRICS_EXPORTER).toBeUndefined();
+    expect(e.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).toBeUndefined();
     expect(e.OTEL_LOGS_EXPORTER).toBe('otlp');
     expect(e.OTEL_TRACES_EXPORTER).toBe('otlp');
     expect(e.CLAUDE_CODE_ENHANCED_TELEMETRY_BETA).toBe('1');
+  });
+
+  // The collector's prometheus exporter only adds a delta to its total when the point starts where the last one
+  // ended: Claude Code's default delta undercounts after idle gaps, so metrics are always cumulative.
+  it.each([
+    [{}, 'cumulative'],
+    [{ signals: { metrics: true, logs: true } }, 'cumulative'],
+    [{ signals: { metrics: false, logs: true } }, undefined],
+  ])('signals %j -> metrics temporality %s', (spec, temporality) => {
+    expect(env(spec).OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).toBe(temporality);
+  });
+
+  it.each([
+    [{ env: { OTEL_METRICS_INCLUDE_SESSION_ID: 'true' } }],
+    [{ env: { OTEL_METRICS_INCLUDE_SESSION_ID: '1' } }],
+    [{ env: { OTEL_METRICS_INCLUDE_SESSION_ID: 'false' }, signals: { metrics: false, logs: true } }],
+  ])('accepts session.id settings that keep one series per session: %j', (spec) => {
+    expect(build(spec).problems).toEqual([]);
   });
 
   it('puts headers in OTEL_EXPORTER_OTLP_HEADERS and lists their values as secrets', () => {
@@ -127,6 +147,14 @@ describe('ClaudeCodeSettings', () => {
       { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://elsewhere:4317' } },
       '/spec/env/OTEL_EXPORTER_OTLP_ENDPOINT: OTEL_EXPORTER_OTLP_ENDPOINT is derived from the typed fields (collector, signals, headers, ...); set it there',
     ],
+    [
+      { env: { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' } },
+      '/spec/env/OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is always cumulative (a delta total in the collector is lost and misread); remove it',
+    ],
+    ...['false', '0', 'no', ''].map((value): [Record<string, unknown>, string] => [
+      { env: { OTEL_METRICS_INCLUDE_SESSION_ID: value } },
+      '/spec/env/OTEL_METRICS_INCLUDE_SESSION_ID: metrics are cumulative, so each Claude Code session needs its own series: OTEL_METRICS_INCLUDE_SESSION_ID must stay true (or be removed); without session.id the sessions of a host write one series and increase() counts every switch between them as a counter reset',
+    ]),
     [{ env: { N: 1 } }, '/spec/env/N: must be string'],
     [{ dropInName: '.hidden.json' }, '/spec/dropInName: '],
     [

@@ -108,11 +108,63 @@ describe('GrafanaDatasource', () => {
       serviceMap: { datasourceUid: 'prom' },
       tracesToMetrics: {
         datasourceUid: 'prom',
+        queries: expect.any(Array),
         spanEndTimeShift: '1h',
         spanStartTimeShift: '-1h',
         tags: [{ key: 'k' }],
       },
     });
+  });
+
+  // Grafana shows a span's metric links only for tracesToMetrics.queries, and fills $__tags from the tag mapping.
+  const tempoLinks = (tempo: Record<string, unknown>) => {
+    const [file] = files('GrafanaDatasource', {
+      datasources: [{ name: 'T', type: 'tempo', uid: 'tempo', url: 'http://t:3200', tempo }],
+    });
+    const ds = parse(file!.content).datasources[0] as {
+      jsonData: { tracesToMetrics: Record<string, unknown> };
+    };
+    return { content: file!.content, links: ds.jsonData.tracesToMetrics };
+  };
+
+  it.each([
+    [
+      undefined,
+      'service_name',
+      'traces_span_metrics_calls_total',
+      'traces_span_metrics_duration_milliseconds_bucket',
+      'ms',
+    ],
+    [
+      'collector',
+      'service_name',
+      'traces_span_metrics_calls_total',
+      'traces_span_metrics_duration_milliseconds_bucket',
+      'ms',
+    ],
+    ['collectorLegacy', 'service_name', 'calls_total', 'duration_milliseconds_bucket', 'ms'],
+    ['tempo', 'service', 'traces_spanmetrics_calls_total', 'traces_spanmetrics_latency_bucket', 's'],
+  ])('span metrics %s: queries name %s, %s and %s', (spanMetrics, label, calls, buckets, unit) => {
+    const { content, links } = tempoLinks({ metricsDatasourceUid: 'prom', spanMetrics });
+    expect(links.tags).toEqual([{ key: 'service.name', value: label }]);
+    // Read back, a provisioning value has every $ doubled: Grafana turns $$ into the literal $ of $__tags.
+    expect(links.queries).toEqual([
+      { name: 'Request rate', query: `sum by (span_name) (rate(${calls}{$$__tags}[5m]))` },
+      {
+        name: 'Error rate',
+        query: `sum by (span_name) (rate(${calls}{$$__tags, status_code="STATUS_CODE_ERROR"}[5m]))`,
+      },
+      {
+        name: `p95 latency (${unit})`,
+        query: `histogram_quantile(0.95, sum by (le, span_name) (rate(${buckets}{$$__tags}[5m])))`,
+      },
+    ]);
+    expect(content).not.toMatch(/[^$]\$__tags/);
+  });
+
+  it('keeps an explicit tag mapping (its key alone when the value is empty)', () => {
+    const tags = [{ key: 'service.name', value: 'service' }, { key: 'deployment.environment' }];
+    expect(tempoLinks({ metricsDatasourceUid: 'prom', spanMetrics: 'tempo', tags }).links.tags).toEqual(tags);
   });
 
   it.each([
@@ -148,6 +200,41 @@ describe('GrafanaDatasource', () => {
         ],
       },
       '/spec/datasources/0/jsonData/serviceMap: set by the tempo block; remove it from jsonData',
+    ],
+    [
+      {
+        datasources: [
+          {
+            ...prom,
+            type: 'tempo',
+            tempo: {
+              metricsDatasourceUid: 'x',
+              tags: [{ key: 'http.route' }, { key: 'service.name', value: 'service' }],
+            },
+          },
+        ],
+      },
+      '/spec/datasources/0/tempo/tags/1: collector span metrics carry service.name in label "service_name", not "service"',
+    ],
+    [
+      {
+        datasources: [
+          {
+            ...prom,
+            type: 'tempo',
+            tempo: { metricsDatasourceUid: 'x', spanMetrics: 'tempo', tags: [{ key: 'service.name' }] },
+          },
+        ],
+      },
+      '/spec/datasources/0/tempo/tags/0: tempo span metrics carry service.name in label "service", not "service.name"',
+    ],
+    [
+      {
+        datasources: [
+          { ...prom, type: 'tempo', tempo: { metricsDatasourceUid: 'x', spanMetrics: 'jaeger' } },
+        ],
+      },
+      '/spec/datasources/0/tempo/spanMetrics: ',
     ],
     [
       {
