@@ -148,7 +148,7 @@ export interface AppInstrumentationSpec {
      */
     version: string;
     /**
-     * The name of the application's existing pool, as in its [name] section header. php-fpm refuses the configuration (and hostop with it, before anything is activated) when no pool file of the application defines it.
+     * The name of the application's existing pool, as in its [name] section header. php-fpm refuses the configuration ('[pool NAME] user has not been defined'), and hostop with it before anything is activated, when no pool file of the application defines it.
      */
     pool: string;
     /**

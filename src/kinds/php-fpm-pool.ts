@@ -8,7 +8,7 @@ import type { AppInstrumentationSpec } from '../generated/crd-types.js';
  *   name order.
  * - A section whose name is already a pool reopens that pool (fpm_conf_ini_parser_section: "Found a wp with the
  *   same name. Bring it back"): hostop's `[pool]` section adds to the application's pool instead of making one.
- *   A name that no file of the application defines leaves a pool without `listen`, which `php-fpm -t` refuses.
+ *   A name that no file of the application defines makes a pool without a user, which `php-fpm -t` refuses.
  * - env[] and php_admin_value[] entries are prepended to a list (fpm_conf_set_array) that the worker applies in
  *   order with overwrite (fpm_env_init_child, fpm_php_apply_defines), so the file parsed FIRST wins a key both
  *   set: hostop's file is named 00-hostop-<pool>.conf to sort before the application's.

@@ -24,6 +24,8 @@ function installCollector(host: string, version: string): void {
     host,
     'rm -rf /var/lib/hostop /etc/systemd/system/otelcol-contrib.service.d && systemctl daemon-reload && ' +
       `dpkg -i /var/cache/hostop-lab/otelcol-contrib_${version}_all.deb >/dev/null && ` +
+      // The package's own config back in place (dpkg keeps a changed conffile on reinstall).
+      `dpkg-deb --fsys-tarfile /var/cache/hostop-lab/otelcol-contrib_${version}_all.deb | tar -xO ./etc/otelcol-contrib/config.yaml > /etc/otelcol-contrib/config.yaml && ` +
       'systemctl restart otelcol-contrib && for i in $(seq 100); do curl -fs localhost:13133/ >/dev/null && break; sleep 0.1; done',
   );
 }
@@ -210,6 +212,17 @@ spec:
     unit: orders-api.service
     execStart: [/opt/orders-api/venv/bin/uvicorn, orders_api.main:app, --host, 0.0.0.0, --port, "8001"]
   health: { http: { url: "http://127.0.0.1:8001/health" } }
+---
+apiVersion: hostop.dev/v1alpha1
+kind: AppInstrumentation
+metadata: { name: litellm }
+spec:
+  hosts: [${HOST}]
+  sdk: litellm
+  serviceName: litellm
+  collector: { host: ${HOST}, protocol: grpc }
+  systemd: { unit: litellm.service }
+  health: { http: { url: "http://127.0.0.1:4000/health/liveliness" } }
 `;
   /** A request through the legacy shop's own pool, with Debian's real php-fpm (cgi-fcgi from libfcgi-bin). */
   const request = () =>
@@ -222,7 +235,8 @@ spec:
   it("the shop's own pool gets every OTEL_* value, the bootstrap runs and, without the SDK, the request still succeeds", async () => {
     sh(
       HOST,
-      'rm -rf /var/lib/hostop /etc/php/8.2/fpm/pool.d/00-hostop-* /etc/php/8.2/fpm/hostop && systemctl reload php8.2-fpm',
+      'rm -rf /var/lib/hostop /etc/php/8.2/fpm/pool.d/00-hostop-* /etc/php/8.2/fpm/hostop && systemctl reload php8.2-fpm && ' +
+        "printf 'model_list: []\\nlitellm_settings: {}\\n' > /etc/litellm/config.yaml",
     );
     installCollector(HOST, '0.123.0');
     const ownPool = sh(HOST, 'sha256sum /etc/php/8.2/fpm/pool.d/legacy-shop.conf');
@@ -252,9 +266,26 @@ spec:
     const apply = await hostop(['apply', dir]);
     expect(apply.code).toBe(1);
     expect(apply.stdout).toContain('validation-failed');
-    expect(apply.stdout).toMatch(/\[pool no-such-pool\] no listen address/);
+    // Real php-fpm: a section that names no existing pool starts a pool of its own, which has no user.
+    expect(apply.stdout).toMatch(/\[pool no-such-pool\] user has not been defined/);
     expect(sh(HOST, 'ls /etc/php/8.2/fpm/pool.d/')).not.toContain('no-such-pool');
     expect(sh(HOST, 'systemctl is-active php8.2-fpm').trim()).toBe('active');
+  });
+
+  it("the LiteLLM proxy's own config gets the otel callback, the rest of it stays, and the proxy runs with it", async () => {
+    const config = sh(HOST, 'cat /etc/litellm/config.yaml');
+    expect(config).toMatch(/^model_list: \[\]$/m);
+    expect(config).toContain('callbacks: [ otel ]');
+    const env = JSON.parse(sh(HOST, 'curl -fs 127.0.0.1:4000/env')) as {
+      environ: Record<string, string>;
+      config: { litellm_settings: { callbacks: string[] } };
+    };
+    expect(env.config.litellm_settings.callbacks).toEqual(['otel']);
+    expect(env.environ.OTEL_EXPORTER).toBe('otlp_grpc');
+    // Someone else's edit to another key of the file is theirs: no drift for hostop.
+    sh(HOST, "sed -i 's/^model_list: \\[\\]$/model_list: [{ model_name: m }]/' /etc/litellm/config.yaml");
+    const plan = await hostop(['plan', desiredState([HOST], resources('legacy-shop')), '--hosts', HOST]);
+    expect(plan.stdout).not.toContain('/etc/litellm/config.yaml');
   });
 
   it('the FastAPI unit runs its real command under opentelemetry-instrument, with the OTEL_* environment', () => {
