@@ -147,7 +147,7 @@ export interface VersionIntent {
   version: string;
   /** `exact`: the installed version must be this one; `minimum`: this one or newer. */
   match: 'exact' | 'minimum';
-  /** What depends on it, for the message: "the config shape and reload method". */
+  /** What the version decides, for the message: "the exporter names and the reload method". */
   why: string;
   resource: ResourceRef;
 }

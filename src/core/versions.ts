@@ -66,7 +66,7 @@ function versionProblem(
     if (observed.packagesUnreadable !== undefined || observed.packages === undefined) {
       return {
         reason: 'VersionUnknown',
-        message: `cannot read the installed version of ${what} on ${observed.host} (${observed.packagesUnreadable ?? 'not probed'}); ${v.why} depend on it being ${wanted}`,
+        message: `cannot read the installed version of ${what} on ${observed.host} (${observed.packagesUnreadable ?? 'not probed'}); the resource declares ${wanted}, which decides ${v.why}`,
       };
     }
     installed = observed.packages[v.source.package];
@@ -76,7 +76,7 @@ function versionProblem(
   if (installed === undefined || installed === null) {
     return {
       reason: 'NotInstalled',
-      message: `${what} is not installed on ${observed.host} (or reports no version); the resource declares ${wanted}, and ${v.why} depend on it`,
+      message: `${what} is not installed on ${observed.host} (or reports no version); the resource declares ${wanted}, which decides ${v.why}`,
     };
   }
   const upstream = upstreamVersion(installed);
@@ -84,7 +84,7 @@ function versionProblem(
   if (v.match === 'exact' ? cmp === 0 : cmp >= 0) return undefined;
   return {
     reason: 'VersionMismatch',
-    message: `${v.component} ${upstream} is installed on ${observed.host} but the resource declares ${wanted}; ${v.why} depend on it, so nothing was changed`,
+    message: `${v.component} ${upstream} is installed on ${observed.host} but the resource declares ${wanted}, which decides ${v.why}; nothing was changed`,
   };
 }
 

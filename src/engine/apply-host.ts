@@ -184,8 +184,8 @@ export async function applyPlan(
           (after === undefined
             ? ''
             : after.ok
-              ? ', healthy again'
-              : `, but it is still unhealthy: ${after.message}`),
+              ? `; ${u.unit} is healthy again`
+              : `, but ${u.unit} is still unhealthy: ${after.message}`),
       });
     }
   }

@@ -249,6 +249,10 @@ export interface ClaudeCodeSettingsSpec {
    */
   dropInName: string;
   /**
+   * The claude executable hostop asks for its version (`claude --version`, read again only when the file changes). Claude Code reads managed-settings.d/ from 2.1.83 on; on an older or missing Claude Code the resource is held (Stalled, VersionMismatch or NotInstalled) instead of writing a drop-in nobody reads. npm's global install on Debian puts it in /usr/local/bin; the native installer in ~/.local/bin of the user who ran it.
+   */
+  claudeBinary: string;
+  /**
    * Where Claude Code sends OTLP: the collector's Host and the protocol. The address is taken from that Host resource, so the same desired state works for every environment.
    */
   collector: {

@@ -23,7 +23,7 @@ import {
   poolValidator,
 } from './php-fpm-pool.js';
 import { managedHeader } from './render-output.js';
-import { environmentDropIn, escapeQuoted } from './systemd-drop-in.js';
+import { environmentDropIn, escapeQuoted, systemdText } from './systemd-drop-in.js';
 import { unitName } from './unit-name.js';
 
 type Problem = { path: string; message: string };
@@ -303,13 +303,22 @@ function validate(res: Resource<AppInstrumentationSpec>): Problem[] {
   if (spec.sdk !== 'litellm' && !spec.signals.traces && !spec.signals.metrics && !spec.signals.logs) {
     problems.push({ path: '/spec/signals', message: 'enable at least one signal, or delete the resource' });
   }
+  const values: [string, string][] = [
+    ...sortedEntries(spec.headers).map(([k, v]): [string, string] => [`/spec/headers/${k}`, v]),
+    ...sortedEntries(spec.env).map(([k, v]): [string, string] => [`/spec/env/${k}`, v]),
+  ];
   if (spec.phpFpm) {
-    const values: [string, string][] = [
-      ...sortedEntries(spec.headers).map(([k, v]): [string, string] => [`/spec/headers/${k}`, v]),
-      ...sortedEntries(spec.env).map(([k, v]): [string, string] => [`/spec/env/${k}`, v]),
-    ];
     for (const [path] of values.filter(([, v]) => UNSAFE_POOL_VALUE.test(v))) {
       problems.push({ path, message: 'a php-fpm env[] value cannot contain ", \\, $ or control characters' });
+    }
+  } else {
+    const args = (exec ?? []).map((a, i): [string, string] => [`/spec/systemd/execStart/${i}`, a]);
+    for (const [path] of [...values, ...args].filter(([, v]) => !systemdText(v))) {
+      problems.push({
+        path,
+        message:
+          'systemd ignores a value that is not valid UTF-8 text to it (a NUL, a lone surrogate or a Unicode noncharacter such as U+FFFF)',
+      });
     }
   }
   return problems;

@@ -69,6 +69,9 @@ function settingsEnv(spec: ClaudeCodeSettingsSpec, host: HostRef, endpoint: stri
   return env;
 }
 
+/** The first Claude Code release that reads managed-settings.d/. */
+const DROP_IN_SINCE = '2.1.83';
+
 function render(res: Resource<ClaudeCodeSettingsSpec>, host: HostRef, snapshot: Snapshot): IntentPart {
   const ref = { kind: res.kind, name: res.metadata.name };
   const target = collectorTarget(snapshot, host, res.spec.collector);
@@ -84,6 +87,18 @@ function render(res: Resource<ClaudeCodeSettingsSpec>, host: HostRef, snapshot: 
         format: 'json',
         notify: [],
         secrets: secretForms(Object.values(res.spec.headers ?? {})),
+        resource: ref,
+      },
+    ],
+    // managed-settings.d/ is read from 2.1.83 on (anthropics/claude-code CHANGELOG.md, 2.1.83: "Added
+    // managed-settings.d/ drop-in directory alongside managed-settings.json"); an older CLI ignores the drop-in.
+    versions: [
+      {
+        component: 'claude',
+        source: { program: res.spec.claudeBinary },
+        version: DROP_IN_SINCE,
+        match: 'minimum',
+        why: 'whether managed-settings.d/ is read at all',
         resource: ref,
       },
     ],

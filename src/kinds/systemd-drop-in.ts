@@ -34,3 +34,22 @@ export function environmentDropIn(header: string, env: [string, string][], execS
   const exec = execStart ? ['ExecStart=', `ExecStart=${execStart.map(execArgument).join(' ')}`] : [];
   return `${header}[Service]\n${[...exec, ...env.map(([k, v]) => environmentLine(k, v))].map((l) => `${l}\n`).join('')}`;
 }
+
+/**
+ * True when systemd accepts `value` in an Environment= or ExecStart= line: its utf8_is_valid() refuses NUL,
+ * surrogates and the Unicode noncharacters U+FDD0..U+FDEF and U+xFFFE/U+xFFFF (systemd src/basic/utf8.c,
+ * unichar_is_valid), and an assignment it refuses is dropped with only a log line.
+ */
+export function systemdText(value: string): boolean {
+  for (const ch of value) {
+    const cp = ch.codePointAt(0)!;
+    if (
+      cp === 0 ||
+      (cp >= 0xd800 && cp <= 0xdfff) ||
+      (cp >= 0xfdd0 && cp <= 0xfdef) ||
+      (cp & 0xfffe) === 0xfffe
+    )
+      return false;
+  }
+  return true;
+}

@@ -112,6 +112,63 @@ describe('the collector config goes live the way the installed package allows', 
   }, 120_000);
 });
 
+describe('Tempo 3 (stand-in package 3.0.0)', () => {
+  const HOST = 'lab-38';
+  const tempo = (version: string) => `
+apiVersion: hostop.dev/v1alpha1
+kind: Tempo
+metadata: { name: tempo }
+spec:
+  hosts: [${HOST}]
+  version: "${version}"
+`;
+
+  it('gets the 3.x shape and runs it; a 2.x declaration is held; a 2.x config is refused at start and rolled back', async () => {
+    sh(
+      HOST,
+      'rm -rf /var/lib/hostop && dpkg -i /var/cache/hostop-lab/tempo_3.0.0_all.deb >/dev/null && ' +
+        "printf 'server:\\n  http_listen_port: 3200\\n' > /etc/tempo/config.yml && systemctl restart tempo",
+    );
+    const dir = desiredState([HOST], tempo('2.8.1'));
+    const held = await hostop(['plan', dir]);
+    expect(held.stdout).toContain('Tempo/tempo: held (VersionMismatch): tempo 3.0.0 is installed on lab-38');
+    writeDesiredState(dir, [HOST], tempo('3.0.0'));
+    const apply = await hostop(['apply', dir]);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    expect(sh(HOST, 'cat /etc/tempo/config.yml')).not.toMatch(/^(ingester|compactor):/m);
+    expect(sh(HOST, 'curl -fs 127.0.0.1:3200/ready')).toBe('ready\n');
+
+    // The same host handed a 2.x config (a File resource, as someone might): Tempo 3 exits at start.
+    const twoX = `
+apiVersion: hostop.dev/v1alpha1
+kind: File
+metadata: { name: tempo-2x }
+spec:
+  hosts: [${HOST}]
+  path: /etc/tempo/config.yml
+  content: "server: { http_listen_port: 3200 }\\ncompactor: { compaction: { block_retention: 168h } }\\n"
+  notify: [tempo.service]
+---
+apiVersion: hostop.dev/v1alpha1
+kind: Service
+metadata: { name: tempo }
+spec:
+  hosts: [${HOST}]
+  unit: tempo.service
+  onChange: restart
+  health: { http: { url: "http://127.0.0.1:3200/ready", expectStatus: 200 }, timeoutSeconds: 5 }
+`;
+    const bad = await hostop(['apply', desiredState([HOST], twoX)]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('rolled-back');
+    expect(sh(HOST, 'cat /etc/tempo/config.yml')).not.toContain('compactor');
+    expect(sh(HOST, 'journalctl -u tempo --no-pager')).toContain(
+      'field compactor not found in type app.Config',
+    );
+    sh(HOST, 'dpkg -i /var/cache/hostop-lab/tempo_2.8.1_all.deb >/dev/null && systemctl restart tempo');
+  }, 120_000);
+});
+
 describe('versions are observed, not only declared', () => {
   const HOST = 'lab-39';
 
@@ -172,6 +229,43 @@ describe('versions are observed, not only declared', () => {
       await daemon.stop();
     }
   }, 120_000);
+});
+
+describe('Claude Code reads the drop-in only from 2.1.83', () => {
+  const HOST = 'lab-39';
+  /** A claude as npm's global install leaves it, reporting this version. */
+  const installClaude = (version: string) =>
+    sh(
+      HOST,
+      `printf '#!/bin/sh\\necho "${version} (Claude Code)"\\n' > /usr/local/bin/claude.new && chmod 755 /usr/local/bin/claude.new && mv -f /usr/local/bin/claude.new /usr/local/bin/claude`,
+    );
+  const settings = `
+apiVersion: hostop.dev/v1alpha1
+kind: ClaudeCodeSettings
+metadata: { name: agents }
+spec:
+  hosts: [${HOST}]
+  collector: { host: ${HOST}, protocol: grpc }
+`;
+
+  it('an older claude holds the resource (nothing written); after the upgrade it converges', async () => {
+    sh(HOST, 'rm -rf /var/lib/hostop /etc/claude-code/managed-settings.d/10-telemetry.json');
+    installClaude('2.1.50');
+    const dir = desiredState([HOST], settings);
+    const plan = await hostop(['plan', dir]);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain(
+      'ClaudeCodeSettings/agents: held (VersionMismatch): claude 2.1.50 is installed on lab-39 but the resource declares 2.1.83 or newer',
+    );
+    expect((await hostop(['apply', dir])).code).toBe(1);
+    expect(sh(HOST, 'ls /etc/claude-code/managed-settings.d/')).not.toContain('10-telemetry.json');
+    installClaude('2.1.90');
+    const apply = await hostop(['apply', dir]);
+    expect(apply.code, apply.stdout).toBe(0);
+    expect(sh(HOST, 'cat /etc/claude-code/managed-settings.d/10-telemetry.json')).toContain(
+      'CLAUDE_CODE_ENABLE_TELEMETRY',
+    );
+  });
 });
 
 describe('the apps are instrumented through their own units and pools', () => {

@@ -13,7 +13,7 @@ const HOSTS = [
   ...Array.from({ length: 10 }, (_, i) => `lab-${41 + i}`),
 ];
 const CYCLES = 14;
-const RESYNC_MS = 2000;
+const RESYNC_MS = 2000; // the daemon's --resync
 
 const resources = (rev: number) =>
   HOSTS.map(
@@ -83,21 +83,24 @@ describe(`the daemon on ${HOSTS.length} hosts for ${CYCLES} resync cycles while 
           writeDesiredState(dir, HOSTS, resources(rev));
           await git(dir, 'commit', '-qam', `rev ${rev}`);
         }
-        await new Promise((r) => setTimeout(r, RESYNC_MS));
+        // Each cycle ends when every host has been probed again since the last one: the state asserted, not a
+        // sleep (on a loaded machine a 2 s window says more about the machine than about the daemon).
+        const status = (await waitFor(
+          `every host probed again in cycle ${cycle}`,
+          async () => {
+            const s = (await (await fetch(`${d.url}/status`)).json()) as Status;
+            const again = s.hosts.every((h) => (lastProbe.get(h.host) ?? '') < h.lastProbeTime);
+            return again && s.hosts.length === HOSTS.length ? s : undefined;
+          },
+          60_000,
+          250,
+        )) as Status;
         rss.push(rssBytes(pid));
         heap.push((await metric(d.url, 'nodejs_heap_size_used_bytes')) ?? 0);
-        const status = (await (await fetch(`${d.url}/status`)).json()) as Status;
-        // No host is lost, each stays reachable, and each is probed again cycle after cycle.
+        // No host is lost and each stays reachable.
         expect(status.hosts.map((h) => h.host).sort()).toEqual([...HOSTS].sort());
         for (const h of status.hosts) expect(h.reachable, h.host).toBe(true);
-        const probes = new Map(status.hosts.map((h) => [h.host, h.lastProbeTime]));
-        if (cycle > 2) {
-          const stale = HOSTS.filter((h) => probes.get(h) === lastProbe.get(h));
-          expect(stale.length, `not probed during cycle ${cycle}: ${stale.join(', ')}`).toBeLessThan(
-            HOSTS.length / 2,
-          );
-        }
-        lastProbe = probes;
+        lastProbe = new Map(status.hosts.map((h) => [h.host, h.lastProbeTime]));
         expect(status.events.length).toBeLessThanOrEqual(1000);
       }
 

@@ -23,6 +23,7 @@ debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" bookwo
 install -D -m 0755 "$HERE/standin.py" "$ROOTFS/usr/lib/hostop-standin/standin.py"
 ln -sf /usr/lib/hostop-standin/standin.py "$ROOTFS/usr/sbin/grafana-server"
 ln -sf /usr/lib/hostop-standin/standin.py "$ROOTFS/usr/bin/litellm"
+install -D -m 0755 "$HERE/claude" "$ROOTFS/usr/local/bin/claude"
 # The FastAPI services' virtualenvs: uvicorn, and the Python SDK's launcher as opentelemetry-distro installs it.
 for app in orders-api billing-api; do
   install -D -m 0755 "$HERE/uvicorn" "$ROOTFS/opt/$app/venv/bin/uvicorn"

@@ -48,7 +48,7 @@ describe('heldResources', () => {
         resource: collector,
         reason: 'VersionMismatch',
         message:
-          'otelcol-contrib 0.123.0 is installed on h1 but the resource declares 0.125.0; the exporter names and the reload method depend on it, so nothing was changed',
+          'otelcol-contrib 0.123.0 is installed on h1 but the resource declares 0.125.0, which decides the exporter names and the reload method; nothing was changed',
       },
     ]);
   });

@@ -219,6 +219,10 @@ describe('AppInstrumentation', () => {
       '/spec/systemd/execStart/0: must be an absolute path: the launcher execs it, and systemd runs the line without a shell',
     ],
     [
+      { ...systemd, env: { APP_TAG: 'a\u{10FFFF}b' } },
+      '/spec/env/APP_TAG: systemd ignores a value that is not valid UTF-8 text to it (a NUL, a lone surrogate or a Unicode noncharacter such as U+FFFF)',
+    ],
+    [
       { systemd: { unit: 'api', instrument: '/usr/local/bin/opentelemetry-instrument' } },
       '/spec/systemd/instrument: only used with execStart; set both or neither',
     ],
