@@ -5,7 +5,7 @@ import { type CommandSpec, outputFormat } from './args.js';
 import { SELECTION_HELP, SELECTION_OPTIONS, loadIntents } from './desired-intents.js';
 
 /** One rendered file as `hostop render -o json` prints it. */
-interface RenderedFile {
+export interface RenderedFile {
   host: string;
   kind: string;
   name: string;

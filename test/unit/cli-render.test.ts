@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { RenderedFile } from '../../src/cli/render-command.js';
 import { diffHost } from '../../src/core/diff.js';
 import { loadDesiredState } from '../../src/core/load.js';
 import { renderSnapshot } from '../../src/core/render.js';
@@ -11,17 +12,6 @@ import { observedFiles } from '../support/intents.js';
 
 // `hostop render` as a user runs it (the built CLI). Rendered bodies change with the kinds: these tests assert
 // structure, paths, selection and masking, and compare with what validate and plan say, never whole bodies.
-
-interface RenderedFile {
-  host: string;
-  kind: string;
-  name: string;
-  path: string;
-  mode: string;
-  owner: string;
-  group: string;
-  content: string;
-}
 
 async function renderJson(args: string[]): Promise<RenderedFile[]> {
   const r = await hostop(['render', ...args, '-o', 'json']);
