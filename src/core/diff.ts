@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import type {
   CheckIntent,
   FileIntent,
@@ -12,6 +12,7 @@ import type {
 } from './model.js';
 import { MASK, redactText } from './redact.js';
 import type { HeldResource } from './versions.js';
+import { MAX_EXPANDED_NODES, expandedSize } from './yaml-bounds.js';
 
 /**
  * Pure diff of one host: desired intent against what the probe observed. Plain data, in the spirit of Flux's
@@ -154,12 +155,24 @@ function diffFile(
 /** Key order and formatting are not drift for JSON/YAML: compare the parsed values. Unparseable is drift. */
 export function sameStructure(format: 'json' | 'yaml', a: string, b: string): boolean {
   try {
-    const pa = format === 'json' ? JSON.parse(a) : parseYaml(a);
-    const pb = format === 'json' ? JSON.parse(b) : parseYaml(b);
+    const pa = format === 'json' ? JSON.parse(a) : boundedYaml(a);
+    const pb = format === 'json' ? JSON.parse(b) : boundedYaml(b);
     return canonical(pa) === canonical(pb);
   } catch {
     return false;
   }
+}
+
+/**
+ * The value of a YAML text (a file on a host is hostile input): a text whose aliases would expand it past
+ * MAX_EXPANDED_NODES throws instead of expanding (and so compares as different: the file is rewritten).
+ */
+function boundedYaml(text: string): unknown {
+  // Duplicate keys in a host's file: the last one wins, as in the components' own parsers (no quadratic check).
+  const doc = parseDocument(text, { uniqueKeys: false });
+  if (doc.errors.length > 0) throw doc.errors[0];
+  if (expandedSize(doc) > MAX_EXPANDED_NODES) throw new Error('alias expansion over the bound');
+  return doc.toJS({ maxAliasCount: -1 });
 }
 
 function canonical(v: unknown): string {

@@ -1,4 +1,5 @@
 import { isMap, isSeq, parseDocument } from 'yaml';
+import { duplicateKeys } from './yaml-bounds.js';
 
 /** Items hostop owns in a YAML list of a file that otherwise belongs to someone else. */
 export interface YamlListItems {
@@ -18,8 +19,9 @@ export function mergeListItems(
   current: string,
   wanted: YamlListItems[],
 ): { content: string } | { problem: string } {
-  const doc = parseDocument(current, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(current, { uniqueKeys: false, prettyErrors: false });
   if (doc.errors.length > 0) return { problem: `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}` };
+  if (duplicateKeys(doc).length > 0) return { problem: 'not valid YAML: Map keys must be unique' };
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
   if (!isMap(doc.contents)) return { problem: 'its top level is not a mapping' };
   let changed = false;

@@ -1,5 +1,6 @@
 import { type Document, LineCounter, isNode, isScalar, parseAllDocuments } from 'yaml';
 import type { Problem } from './model.js';
+import { MAX_EXPANDED_NODES, duplicateKeys, expandedSize } from './yaml-bounds.js';
 
 /** One YAML document of a desired-state file, with what is needed to name a line for any JSON path in it. */
 export interface ParsedDocument {
@@ -24,7 +25,8 @@ export function parseDocuments(file: string, text: string): { docs: ParsedDocume
   const lc = new LineCounter();
   const problems: Problem[] = [];
   const docs: ParsedDocument[] = [];
-  const all = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  // uniqueKeys off: the library's check is quadratic in a mapping's size; duplicateKeys() is linear.
+  const all = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
   const list = Array.isArray(all) ? all : [];
   for (const doc of list) {
     const start = doc.contents?.range?.[0] ?? doc.range[0];
@@ -43,6 +45,30 @@ export function parseDocuments(file: string, text: string): { docs: ParsedDocume
       continue;
     }
     if (isEmptyDocument(doc)) continue;
+    const duplicates = duplicateKeys(doc);
+    if (duplicates.length > 0) {
+      for (const key of duplicates) {
+        const at = key.range ? lc.linePos(key.range[0]).line : line;
+        problems.push({
+          severity: 'error',
+          file,
+          line: at,
+          path: '',
+          message: 'YAML syntax error: Map keys must be unique',
+        });
+      }
+      continue;
+    }
+    if (expandedSize(doc) > MAX_EXPANDED_NODES) {
+      problems.push({
+        severity: 'error',
+        file,
+        line,
+        path: '',
+        message: `YAML aliases expand this document to more than ${MAX_EXPANDED_NODES} nodes: refusing a possible alias bomb`,
+      });
+      continue;
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIASES });
