@@ -1,5 +1,6 @@
 import type { FileChange } from '../core/diff.js';
 import type { HostOutcome } from '../engine/outcome.js';
+import { printable } from './printable.js';
 
 /** Terraform-like text for people: per host, per resource, unified diffs; ANSI colours only when asked. */
 export function formatOutcomes(
@@ -10,7 +11,10 @@ export function formatOutcomes(
   const out: string[] = [];
   for (const o of outcomes) {
     if (o.error && !o.plan) {
-      out.push(`${c.bold(`host ${o.host}`)}: ${c.red(o.status)}: ${o.error.code}: ${o.error.message}`, '');
+      out.push(
+        `${c.bold(`host ${o.host}`)}: ${c.red(o.status)}: ${o.error.code}: ${printable(o.error.message)}`,
+        '',
+      );
       continue;
     }
     const plan = o.plan;
@@ -27,9 +31,9 @@ export function formatOutcomes(
       const result = o.resources.find((r) => `${r.kind}/${r.name}` === key);
       const note =
         result && opts.verb === 'apply'
-          ? `  ${resultWord(result.result, c)}${result.message ? `: ${result.message}` : ''}`
+          ? `  ${resultWord(result.result, c)}${result.message ? `: ${printable(result.message)}` : ''}`
           : '';
-      out.push(`  ${c.bold(key)}${note}`);
+      out.push(`  ${c.bold(printable(key))}${note}`);
       for (const f of files) {
         out.push(`    ${fileLine(f, c)}`);
         if (f.diff)
@@ -37,7 +41,7 @@ export function formatOutcomes(
             ...f.diff
               .split('\n')
               .filter((l) => l !== '')
-              .map((l) => `        ${colorDiffLine(l, c)}`),
+              .map((l) => `        ${colorDiffLine(printable(l), c)}`),
           );
       }
     }
@@ -46,12 +50,15 @@ export function formatOutcomes(
         `  ${c.yellow('~')} unit ${s.unit}: ${s.actions.join(', ')} ${c.dim(`(${s.reasons.join('; ')})`)}`,
       );
     }
-    for (const k of o.checks) out.push(`  ${k.ok ? c.green('✓') : c.red('✗')} check ${k.name}: ${k.message}`);
+    for (const k of o.checks)
+      out.push(`  ${k.ok ? c.green('✓') : c.red('✗')} check ${k.name}: ${printable(k.message)}`);
     for (const r of o.resources.filter((r) => !resources.has(`${r.kind}/${r.name}`) && r.message)) {
       const why = r.result === 'held' ? ` (${r.reason})` : '';
-      out.push(`  ${r.kind}/${r.name}: ${resultWord(r.result, c)}${why}: ${r.message}`);
+      out.push(
+        `  ${printable(`${r.kind}/${r.name}`)}: ${resultWord(r.result, c)}${why}: ${printable(r.message ?? '')}`,
+      );
     }
-    if (o.error) out.push(`  ${c.red('error')}: ${o.error.code}: ${o.error.message}`);
+    if (o.error) out.push(`  ${c.red('error')}: ${o.error.code}: ${printable(o.error.message)}`);
     out.push('');
   }
   out.push(summaryLine(outcomes, opts.verb));
@@ -72,7 +79,9 @@ export function summaryLine(outcomes: HostOutcome[], verb: 'plan' | 'apply'): st
   return `Apply: ${count((o) => o.status === 'converged')} host(s) converged, ${count((o) => o.status === 'in-sync')} already in sync, ${failed} failed or rolled back, ${unreachable} unreachable.`;
 }
 
-function fileLine(f: FileChange, c: Palette): string {
+function fileLine(change: FileChange, c: Palette): string {
+  // A pruned path comes from the host's inventory.
+  const f = { ...change, path: printable(change.path) };
   const meta = f.intent ? ` ${c.dim(`(${f.intent.mode} ${f.intent.owner}:${f.intent.group})`)}` : '';
   if (f.action === 'create') return `${c.green('+ create')} ${f.path}${meta}`;
   if (f.action === 'delete' && f.restoresOriginal)

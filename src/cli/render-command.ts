@@ -3,6 +3,7 @@ import type { HostIntent } from '../core/model.js';
 import { redactText } from '../core/redact.js';
 import { type CommandSpec, outputFormat } from './args.js';
 import { SELECTION_HELP, SELECTION_OPTIONS, loadIntents } from './desired-intents.js';
+import { printable } from './printable.js';
 
 /** One rendered file as `hostop render -o json` prints it. */
 export interface RenderedFile {
@@ -86,7 +87,8 @@ function formatRendered(intents: HostIntent[], files: RenderedFile[]): string {
         continue;
       }
       out.push(`==> ${f.path} <==  ${f.mode} ${f.owner}:${f.group}  ${f.kind}/${f.name}`);
-      out.push(body(f.content), '');
+      // A desired-state file under review may be hostile too: its bytes do not reach the terminal raw.
+      out.push(printable(body(f.content)), '');
     }
   }
   if (out.at(-1) === '') out.pop();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type StatusSnapshot, parseStatusDocument } from '../daemon/status-document.js';
 import { STATUS_FILE } from '../daemon/status-file.js';
 import { type CommandSpec, outputFormat } from './args.js';
+import { printable } from './printable.js';
 
 /** `hostop status`: what the daemon knows, from its HTTP endpoint or (offline) from its state directory. */
 export const statusCommand: CommandSpec = {
@@ -106,7 +107,8 @@ export function formatStatus(s: StatusSnapshot, events: number): string {
       );
     }
   }
-  return `${lines.join('\n')}\n`;
+  // Messages and names come from hosts (validator output, inventories): nothing reaches the terminal raw.
+  return printable(`${lines.join('\n')}\n`);
 }
 
 function table(rows: string[][]): string[] {
