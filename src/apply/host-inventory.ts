@@ -1,5 +1,7 @@
+import { RESOURCE_NAME } from '../core/build-snapshot.js';
 import { ProtocolError } from '../core/errors.js';
 import type { ResourceRef } from '../core/model.js';
+import { unsafePath } from '../core/render.js';
 
 /**
  * The ownership inventory hostop keeps on each host (`<stateRoot>/managed.json`): which paths it manages and for
@@ -28,7 +30,19 @@ export function serializeInventory(inv: HostInventory): string {
   return `${JSON.stringify({ version: 1, files }, null, 2)}\n`;
 }
 
-/** Parses the inventory; anything unexpected is a ProtocolError (hostop will not guess what it owns). */
+/**
+ * Bounds on what a host's inventory may hold. It is read from the host, so a hostile host could otherwise push
+ * thousands of made-up kind/name pairs into /metrics labels and /status (each becomes a pruned resource).
+ */
+const MAX_ENTRIES = 10_000;
+/** A kind as the CRDs spell them (PascalCase). */
+const KIND = /^[A-Z][A-Za-z0-9]{0,62}$/;
+
+/**
+ * Parses the inventory; anything unexpected is a ProtocolError (hostop will not guess what it owns): paths
+ * must be normalised absolute paths, kinds and names must look like hostop's own, and there are at most
+ * MAX_ENTRIES of them. Only the known fields are kept.
+ */
 export function parseInventory(text: string, host: string): HostInventory {
   if (text.trim() === '') return EMPTY_INVENTORY;
   let v: unknown;
@@ -41,15 +55,20 @@ export function parseInventory(text: string, host: string): HostInventory {
     );
   }
   const inv = v as HostInventory;
+  const entries = inv?.files && typeof inv.files === 'object' ? Object.entries(inv.files) : undefined;
   const ok =
     inv?.version === 1 &&
-    inv.files &&
-    typeof inv.files === 'object' &&
-    Object.entries(inv.files).every(
+    entries !== undefined &&
+    !Array.isArray(inv.files) &&
+    entries.length <= MAX_ENTRIES &&
+    entries.every(
       ([p, f]) =>
-        p.startsWith('/') &&
+        p.length <= 4096 &&
+        unsafePath(p) === undefined &&
         typeof f?.kind === 'string' &&
+        KIND.test(f.kind) &&
         typeof f.name === 'string' &&
+        RESOURCE_NAME.test(f.name) &&
         typeof f.original === 'boolean',
     );
   if (!ok)
@@ -57,5 +76,10 @@ export function parseInventory(text: string, host: string): HostInventory {
       'the inventory managed.json on the host has an unknown shape; inspect and fix or remove it',
       { host },
     );
-  return { version: 1, files: { ...inv.files } };
+  return {
+    version: 1,
+    files: Object.fromEntries(
+      entries.map(([p, f]) => [p, { kind: f.kind, name: f.name, original: f.original }]),
+    ),
+  };
 }

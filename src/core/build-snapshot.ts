@@ -20,7 +20,8 @@ export interface BuildOptions {
   revision?: string;
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** metadata.name: a lowercase DNS subdomain, as Kubernetes has it. */
+export const RESOURCE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 /** A Kubernetes qualified name: optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
 const QUALIFIED_KEY =
@@ -149,7 +150,7 @@ function checkMetadata(
   }
   const meta = m as Record<string, unknown>;
   let ok = true;
-  if (typeof meta.name !== 'string' || !NAME.test(meta.name)) {
+  if (typeof meta.name !== 'string' || !RESOURCE_NAME.test(meta.name)) {
     bad(
       '/metadata/name',
       'name must be a lowercase DNS name: a-z, 0-9, "-" and ".", starting and ending alphanumeric',
