@@ -5,6 +5,7 @@ import {
   type KnownFile,
   type KnownPackages,
   type KnownProgram,
+  MAX_HASH_BYTES,
   PROBE_FORMAT_VERSION,
   type ProbeRequest,
 } from './probe-script.js';
@@ -22,7 +23,7 @@ export interface ProbeResult {
 
 const STAT =
   /^stat (\d+) (?:-|([0-9a-f]{1,8}) (\d+) (\d+) (\d+) (\S+) (\S+) (\d+:\d+:\d+:\d+\.\d{9}:\d+\.\d{9}))$/;
-const SHA = /^sha256 (\d+) ([0-9a-f]{64}|-)$/;
+const SHA = /^sha256 (\d+) ([0-9a-f]{64}|-|big)$/;
 const UNIT_KEYS = ['Id', 'LoadState', 'ActiveState', 'UnitFileState'];
 
 interface Stat {
@@ -117,6 +118,13 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
       const prev = req.known?.[path];
       const sha = hash ?? (prev?.signature === stat.signature ? prev.sha256 : undefined);
       if (sha === undefined) fail(`no sha256 for changed regular file #${i}`);
+      if (sha === 'big') {
+        if (stat.size <= MAX_HASH_BYTES) fail(`file #${i} reported too large to hash at ${stat.size} bytes`);
+        // Over MAX_HASH_BYTES: not hashed, never cached; its "hash" equals no content's.
+        file.sha256 = `too-large:${stat.size}`;
+        files[path] = file;
+        return;
+      }
       if (sha === '-')
         fail(`file #${i} could not be hashed (it changed or vanished during the probe); probe again`);
       file.sha256 = sha;

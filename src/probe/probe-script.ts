@@ -49,6 +49,9 @@ export const DPKG_STATUS = '/var/lib/dpkg/status';
 /** Package names per Debian policy 5.6.1 (lower case, digits, + - .), so each is a safe dpkg-query word. */
 export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 
+/** Regular files larger than this are not hashed (none of hostop's files comes near it). */
+export const MAX_HASH_BYTES = 16 * 1024 * 1024;
+
 /** The most an inline file may hold; a larger one is a protocol error, not silently cut. */
 export const INLINE_MAX_BYTES = 1024 * 1024;
 
@@ -132,7 +135,11 @@ function pathLines(req: ProbeRequest): string[] {
     // printf, not echo: dash's echo interprets backslashes.
     'h=; for i in $e; do l=$1; shift; printf \'stat %s %s\\n\' "$i" "$l"',
     // Regular files (raw mode 8xxx) whose signature differs from the known one get hashed.
-    '  case $l in 8???\\ *) eval "k=\\${k$i-}"; [ "${l##* }" = "$k" ] || h="$h $i";; esac',
+    // A regular file larger than the bound is not hashed (a sparse 200 GB file would run sha256sum into the
+    // probe's deadline on every pass): it is reported as too large, which no desired content can equal.
+    '  case $l in 8???\\ *) r=${l#* }; if [ "${r%% *}" -gt ' +
+      String(MAX_HASH_BYTES) +
+      ' ]; then printf \'sha256 %s big\\n\' "$i"; else eval "k=\\${k$i-}"; [ "${l##* }" = "$k" ] || h="$h $i"; fi;; esac',
     'done',
     'if [ -n "$h" ]; then set --; for i in $h; do eval "set -- \\"\\$@\\" \\"\\$p$i\\""; done',
     ...oneLinePerArg('sha256sum --').map((l) => `  ${l}`),

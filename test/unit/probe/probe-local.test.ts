@@ -189,3 +189,20 @@ describe('versions, read by the real dpkg-query and a real program on this machi
     expect(again.observed.programs).toEqual(first.observed.programs);
   });
 });
+
+describe('a huge (sparse) managed file', () => {
+  it('is reported too large to hash instead of being read: a 200 GB sparse file costs one stat', () => {
+    const big = join(dir, 'sparse-200G');
+    execFileSync('truncate', ['-s', '200G', big]);
+    const small = join(dir, 'plain.conf');
+    const { result } = runProbe({ paths: [big, small], units: [] });
+    expect(result.observed.files[big]).toMatchObject({
+      type: 'file',
+      size: 200 * 1024 ** 3,
+      sha256: `too-large:${200 * 1024 ** 3}`,
+    });
+    expect(result.known[big]).toBeUndefined();
+    expect(result.observed.files[small]?.sha256).toBe(sha(small));
+    rmSync(big);
+  });
+});

@@ -179,6 +179,13 @@ describe('parseProbeOutput with inline files', () => {
   });
 });
 
+describe('a file too large to hash', () => {
+  it('a host cannot claim it for a small file', () => {
+    const lines = good.map((l) => (l === `sha256 0 ${H}` ? 'sha256 0 big' : l));
+    expect(() => parseProbeOutput('h', req, out(lines))).toThrow(/reported too large to hash at 12 bytes/);
+  });
+});
+
 describe('installed versions in the probe', () => {
   const CLAUDE = '/usr/local/bin/claude';
   const versions: ProbeRequest = { ...req, packages: ['otelcol-contrib', 'tempo'], programs: [CLAUDE] };
