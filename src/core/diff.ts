@@ -219,7 +219,43 @@ function unified(path: string, before: string, after: string, secrets: readonly 
     .split('\n')
     .filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l))
     .join('\n');
-  return redactText(maskFormerSecrets(body, after, secrets), secrets);
+  return redactText(maskCredentialBlocks(maskFormerSecrets(body, after, secrets)), secrets);
+}
+
+/** A YAML line whose key names a credential (as redact's KEY_VALUE does), with its value. */
+const CREDENTIAL_LINE =
+  /^(\s*"?[\w.-]*?(?:password|passwd|token|secret|api[_-]?key|private[_-]?key|httpheadervalue\d*|tls[_-]?(?:client)?[_-]?key)"?\s*:)[ \t]*(.*)$/i;
+
+/**
+ * A value under a credential-named key is masked whole in every diff line, whatever it holds (a header value
+ * with spaces, one hostop no longer declares and so does not know), and so is the body of a block scalar
+ * (`tlsClientKey: |`) under such a key: every following line indented deeper than the key.
+ */
+function maskCredentialBlocks(body: string): string {
+  let blockIndent = -1;
+  return body
+    .split('\n')
+    .map((l, i) => {
+      if (i < 2 || l.startsWith('@@') || l === '' || !' +-'.includes(l[0]!)) {
+        blockIndent = -1;
+        return l;
+      }
+      const sign = l[0]!;
+      const content = l.slice(1);
+      const indent = content.length - content.trimStart().length;
+      if (blockIndent >= 0 && (content.trim() === '' || indent > blockIndent)) {
+        return content.trim() === '' ? l : `${sign}${' '.repeat(indent)}${MASK}`;
+      }
+      blockIndent = -1;
+      const m = CREDENTIAL_LINE.exec(content);
+      if (!m || m[2] === '') return l;
+      if (/^[|>]/.test(m[2]!)) {
+        blockIndent = indent;
+        return l;
+      }
+      return `${sign}${m[1]} ${MASK}`;
+    })
+    .join('\n');
 }
 
 /**
@@ -230,22 +266,30 @@ function unified(path: string, before: string, after: string, secrets: readonly 
  */
 function maskFormerSecrets(body: string, after: string, secrets: readonly string[]): string {
   const prefixes = new Set<string>();
+  // Indentations of secret lines inside a YAML block scalar (a TLS key): their former lines have no key.
+  const blocks = new Set<string>();
   for (const line of after.split('\n')) {
     for (const s of secrets) {
       const at = s.length > 0 ? line.indexOf(s) : -1;
       if (at > 0 && line.slice(0, at).trim() !== '') prefixes.add(line.slice(0, at));
+      else if (at > 0) blocks.add(line.slice(0, at));
     }
   }
-  if (prefixes.size === 0) return body;
+  if (prefixes.size === 0 && blocks.size === 0) return body;
   return body
     .split('\n')
     .map((l, i) => {
       if (i < 2 || !l.startsWith('-')) return l; // the first two lines are the ---/+++ header
       const p = [...prefixes].find((x) => l.startsWith(x, 1));
-      return p === undefined ? l : `-${p}${MASK}`;
+      if (p !== undefined) return `-${p}${MASK}`;
+      // A former key's body: base64 (PEM) lines and their BEGIN/END armour at a secret block's indentation.
+      const b = [...blocks].find((x) => l.startsWith(x, 1) && KEY_MATERIAL.test(l.slice(1 + x.length)));
+      return b === undefined ? l : `-${b}${MASK}`;
     })
     .join('\n');
 }
+
+const KEY_MATERIAL = /^(?:[A-Za-z0-9+/=]{16,}|-----(?:BEGIN|END) [A-Z0-9 ]+-----)$/;
 
 /**
  * Service actions: run-state and enablement from the intent, plus one reload or restart per unit notified by a

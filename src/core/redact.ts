@@ -14,7 +14,7 @@ const AUTHORIZATION = /\b(authorization["']?\s*[:=]\s*["']?)(?!(?:Bearer|Basic)\
 // key=value, key: value and "key":"value" for keys that name a credential (db_password, access_token, ...).
 // Quoted values may hold spaces; unquoted values end at whitespace, separators, quotes or a JSON escape.
 const KEY_VALUE =
-  /\b([\w.-]*?(?:password|passwd|token|secret|secret[_-]?key|secret[_-]?access[_-]?key|api[_-]?key|private[_-]?key)["']?\s*[:=]\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'&,;}\\]+))/gi;
+  /\b([\w.-]*?(?:password|passwd|token|secret|secret[_-]?key|secret[_-]?access[_-]?key|api[_-]?key|private[_-]?key|httpheadervalue\d*|tls[_-]?(?:client)?[_-]?key)["']?\s*[:=]\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'&,;}\\]+))/gi;
 // user:password@ in URLs.
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi;
 

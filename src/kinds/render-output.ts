@@ -48,10 +48,24 @@ export function managedHeader(resource: Resource<unknown>, commentPrefix: '#' | 
 }
 
 /**
- * The forms in which secret values can appear in a rendered file: verbatim, and escaped as inside a JSON or
- * YAML double-quoted string (`\"`, `\\`). Sorted and unique; empty values are not secrets.
+ * The forms in which secret values can appear in a rendered file: verbatim, escaped as inside a JSON or YAML
+ * double-quoted string (`\"`, `\\`), and, for a multi-line value (a TLS key), each of its lines: YAML writes
+ * such a value as a block scalar, one indented line per line, so the whole value never appears in one piece.
+ * Lines shorter than 8 characters are not taken alone (they would mask every `}`). Sorted and unique; empty
+ * values are not secrets.
  */
 export function secretForms(values: string[]): string[] {
-  const forms = values.filter((v) => v.length > 0).flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]);
+  const forms = values
+    .filter((v) => v.length > 0)
+    .flatMap((v) => [
+      v,
+      JSON.stringify(v).slice(1, -1),
+      ...(v.includes('\n')
+        ? v
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => l.length >= 8)
+        : []),
+    ]);
   return [...new Set(forms)].sort();
 }

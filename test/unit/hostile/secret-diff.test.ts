@@ -1,9 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { diffHost } from '../../../src/core/diff.js';
+import { renderSnapshot } from '../../../src/core/render.js';
+import { kindSchemas } from '../../../src/core/schemas.js';
 import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js';
 
 // Plans show unified diffs; a diff has two sides. The desired secrets are declared, the ones they replace on the
 // host are not: neither may show.
+
+const hostDocs = () =>
+  stringify({
+    apiVersion: 'hostop.dev/v1alpha1',
+    kind: 'Host',
+    metadata: { name: 'mon' },
+    spec: {
+      address: 'mon.example.internal',
+      hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS',
+    },
+  });
 
 function planDiff(content: string, secrets: string[], current: string | undefined): string {
   const f = fileIntent({ content, secrets });
@@ -50,5 +65,61 @@ describe('secrets in plan diffs', () => {
     expect(d).toContain('-a: 1');
     expect(d).toContain('+a: 2');
     expect(d).not.toMatch(/old|new/);
+  });
+});
+
+describe('secrets that are multi-line, rotated or removed (issue: TLS keys in secureJsonData)', () => {
+  const pem = (body: string) =>
+    `-----BEGIN PRIVATE KEY-----\n${body}\n${body.split('').reverse().join('')}\n-----END PRIVATE KEY-----\n`;
+  const NEW = pem('MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7newnewnew');
+  const OLD = pem('MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDoldoldold1');
+  const render = (key: string | undefined, header: string | undefined) => {
+    const ds = {
+      name: 'Prometheus',
+      uid: 'prom',
+      type: 'prometheus',
+      url: 'http://127.0.0.1:9090',
+      secureJsonData: {
+        ...(key !== undefined && { tlsClientKey: key }),
+        ...(header !== undefined && { httpHeaderValue1: header }),
+      },
+    };
+    const { snapshot, problems } = buildSnapshot(
+      [
+        { file: 'h.yaml', text: hostDocs() },
+        {
+          file: 'ds.yaml',
+          text: stringify({
+            apiVersion: 'hostop.dev/v1alpha1',
+            kind: 'GrafanaDatasource',
+            metadata: { name: 'prom' },
+            spec: { hosts: ['mon'], datasources: [ds] },
+          }),
+        },
+      ],
+      kindSchemas(),
+    );
+    expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
+    return renderSnapshot(snapshot!).find((i) => i.host.name === 'mon')!.files[0]!;
+  };
+  const diffOf = (next: ReturnType<typeof render>, before?: string) =>
+    planDiff(next.content, next.secrets, before);
+  const lines = (pemText: string) => pemText.split('\n').filter((l) => l.length > 0);
+
+  it('a new multi-line key (a YAML block scalar) shows none of its lines', () => {
+    const d = diffOf(render(NEW, undefined));
+    for (const l of lines(NEW)) if (l.length >= 8) expect(d).not.toContain(l);
+  });
+
+  it('a rotated key shows the lines of neither version', () => {
+    const d = diffOf(render(NEW, undefined), render(OLD, undefined).content);
+    for (const l of [...lines(NEW), ...lines(OLD)].filter((l) => !l.startsWith('-----')))
+      expect(d).not.toContain(l);
+  });
+
+  it('a removed secret (no longer declared, so not known) is still masked in the - lines', () => {
+    const d = diffOf(render(undefined, undefined), render(OLD, 'X-Scope-OrgID hunter2-tenant').content);
+    expect(d).not.toContain('hunter2-tenant');
+    for (const l of lines(OLD).filter((l) => !l.startsWith('-----'))) expect(d).not.toContain(l);
   });
 });
