@@ -25,7 +25,8 @@ const OTELCOL = '/etc/otelcol-contrib/config.yaml';
 const HEADER_SECRET = 'test/cases/011-app-instrumentation-litellm/input';
 const FILE_SECRET = 'test/cases/001-file/input';
 
-describe('hostop render', () => {
+// Each test runs the built CLI several times: generous on a loaded machine.
+describe('hostop render', { timeout: 120_000 }, () => {
   it('prints every file of the reference fleet per host, as JSON with every field', async () => {
     const files = await renderJson(['desired-state']);
     for (const f of files) {
