@@ -104,7 +104,8 @@ export async function applyPlan(
   const chmods: ChmodItem[] = plan.files
     .filter((f) => f.action === 'update' && !rewritesContent(f) && !failedResources.has(key(f.resource)))
     .map((f) => ({ path: f.path, mode: f.intent!.mode, owner: f.intent!.owner, group: f.intent!.group }));
-  const prunes = plan.files.filter((f) => f.action === 'delete');
+  // A resource whose new files failed keeps its old ones too: pruning them now would leave it with neither.
+  const prunes = plan.files.filter((f) => f.action === 'delete' && !failedResources.has(key(f.resource)));
   const next: HostInventory = { version: 1, files: { ...inventory.files } };
   // `original`: a file was there before hostop first managed the path. A path hostop created has none, so
   // pruning deletes it; otherwise pruning puts the original back (or leaves it, if hostop never rewrote it).

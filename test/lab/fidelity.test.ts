@@ -363,6 +363,8 @@ spec:
     // Real php-fpm: a section that names no existing pool starts a pool of its own, which has no user.
     expect(apply.stdout).toMatch(/\[pool no-such-pool\] user has not been defined/);
     expect(sh(HOST, 'ls /etc/php/8.2/fpm/pool.d/')).not.toContain('no-such-pool');
+    // The resource's previous file is not pruned while its new one failed: the shop keeps its instrumentation.
+    expect(sh(HOST, 'ls /etc/php/8.2/fpm/pool.d/')).toContain('00-hostop-legacy-shop.conf');
     expect(sh(HOST, 'systemctl is-active php8.2-fpm').trim()).toBe('active');
   });
 

@@ -54,6 +54,7 @@ describe('host bytes never reach the terminal raw', () => {
     };
     const text = formatOutcomes([outcome], { color: true, verb: 'plan' });
     // Only hostop's own colour sequences remain (ESC [ digits m).
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not be there.
     expect(text.replace(/\x1b\[\d+m/g, '')).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
     expect(text).toContain('-old \\x1b]52;c;ZWNobyBwd25lZA==\\x07');
   });
