@@ -56,7 +56,9 @@ export const MAX_HASH_BYTES = 16 * 1024 * 1024;
 export const INLINE_MAX_BYTES = 1024 * 1024;
 
 /** `stat` fields per path: raw mode (hex), size, uid, gid, owner, group, signature (last: compared whole). */
-const STAT_FORMAT = '%f %s %u %g %U %G %d:%i:%s:%.9Y:%.9Z';
+/** A file's stat signature (`dev:inode:size:mtime.ns:ctime.ns`): equal signatures mean equal content. */
+const SIGNATURE = '%d:%i:%s:%.9Y:%.9Z';
+const STAT_FORMAT = `%f %s %u %g %U %G ${SIGNATURE}`;
 const SYSTEMD_UNIT = /^[A-Za-z0-9:_.\\@-]+$/;
 
 /**
@@ -186,7 +188,7 @@ function packageLines(req: ProbeRequest): string[] {
   ]);
   return [
     'if ! command -v dpkg-query >/dev/null 2>&1; then echo packages-unavailable',
-    `else s=$(stat -c '%d:%i:%s:%.9Y:%.9Z' -- ${quoteArg(DPKG_STATUS)} 2>/dev/null) || s=-`,
+    `else s=$(stat -c '${SIGNATURE}' -- ${quoteArg(DPKG_STATUS)} 2>/dev/null) || s=-`,
     `  if [ "$s" = ${quoteArg(known || 'none')} ]; then echo packages-same`,
     `  else printf 'packages-begin %s\n' "$s"; ${query} 2>/dev/null; echo packages-end; fi`,
     'fi',
@@ -203,7 +205,7 @@ function programLines(req: ProbeRequest): string[] {
     const q = quoteArg(program);
     const known = quoteArg(req.knownPrograms?.[program]?.signature ?? 'none');
     return (
-      `s=$(stat -L -c '%d:%i:%s:%.9Y:%.9Z' -- ${q} 2>/dev/null) || s=-; ` +
+      `s=$(stat -L -c '${SIGNATURE}' -- ${q} 2>/dev/null) || s=-; ` +
       `if [ "$s" = - ]; then echo 'program ${j} -'; elif [ "$s" = ${known} ]; then echo 'program ${j} same'; ` +
       `else printf 'program ${j} %s %s\\n' "$s" "$(timeout -k 1 10 ${q} --version </dev/null 2>/dev/null | head -c 200 | base64 | tr -d '\\n')"; fi`
     );
