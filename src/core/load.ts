@@ -35,6 +35,13 @@ function unreadable(file: string, message: string): Problem {
   return { severity: 'error', file, path: '', message: `cannot read desired state: ${message}` };
 }
 
+/**
+ * Repository settings that would make the daemon's own git calls run a program: `core.fsmonitor` (run by
+ * `git status` on every call, git-config(1)) and hooks (`git pull` runs post-merge). The checkout's
+ * `.git/config` is otherwise trusted like the daemon's own files.
+ */
+export const GIT_NO_HOOKS = ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null'];
+
 /** `<sha>` or `<sha>-dirty` when `dir` is inside a git work tree; undefined otherwise (or without git). */
 export function gitRevision(dir: string): string | undefined {
   try {
@@ -44,11 +51,11 @@ export function gitRevision(dir: string): string | undefined {
       stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[],
       timeout: 5000,
     };
-    const sha = execFileSync('git', ['rev-parse', 'HEAD'], opts).trim();
+    const sha = execFileSync('git', [...GIT_NO_HOOKS, 'rev-parse', 'HEAD'], opts).trim();
     // --no-optional-locks: a plain `git status` refreshes the index under .git/index.lock, so the daemon's
     // reload made a commit that the operator ran at that moment fail with "index.lock: File exists".
-    const dirty =
-      execFileSync('git', ['--no-optional-locks', 'status', '--porcelain', '--', '.'], opts).trim() !== '';
+    const status = [...GIT_NO_HOOKS, '--no-optional-locks', 'status', '--porcelain', '--', '.'];
+    const dirty = execFileSync('git', status, opts).trim() !== '';
     return dirty ? `${sha}-dirty` : sha;
   } catch {
     return undefined;

@@ -45,13 +45,29 @@ function maskKeyValue(match: string, key: string, dq?: string, sq?: string, bare
   return `${key}${MASK}`;
 }
 
-/** Masks every (possibly overlapping) occurrence of each secret, merging overlapping ranges into one mask. */
+/**
+ * A run of this many characters of a known secret is masked wherever it appears: a validator or a service
+ * may quote a secret cut short (`parsing "sk-live-abcd…"`), or the part of it after a quote it escaped.
+ * Shorter secrets are masked whole only.
+ */
+export const SECRET_FRAGMENT = 8;
+
+/**
+ * Masks every (possibly overlapping) occurrence of each secret and of every SECRET_FRAGMENT-long piece of one,
+ * merging overlapping ranges into one mask.
+ */
 function maskKnownValues(text: string, secrets: readonly string[]): string {
   const ranges: [number, number][] = [];
   for (const secret of secrets) {
     if (secret.length === 0) continue;
     for (let at = text.indexOf(secret); at !== -1; at = text.indexOf(secret, at + 1)) {
       ranges.push([at, at + secret.length]);
+    }
+  }
+  const pieces = fragmentsOf(secrets);
+  if (pieces.size > 0) {
+    for (let at = 0; at + SECRET_FRAGMENT <= text.length; at++) {
+      if (pieces.has(text.slice(at, at + SECRET_FRAGMENT))) ranges.push([at, at + SECRET_FRAGMENT]);
     }
   }
   if (ranges.length === 0) return text;
@@ -71,4 +87,24 @@ function maskKnownValues(text: string, secrets: readonly string[]): string {
     cursor = end;
   }
   return out + text.slice(cursor);
+}
+
+const fragmentCache = new Map<string, Set<string>>();
+
+/** Every SECRET_FRAGMENT-long piece of the secrets (cached: the same few secrets mask every line of a diff). */
+function fragmentsOf(secrets: readonly string[]): Set<string> {
+  const key = secrets.join('\u0000');
+  let pieces = fragmentCache.get(key);
+  if (pieces) return pieces;
+  pieces = new Set();
+  for (const secret of secrets) {
+    for (let at = 0; at + SECRET_FRAGMENT <= secret.length; at++) {
+      const piece = secret.slice(at, at + SECRET_FRAGMENT);
+      // A piece of the mask itself would mask every earlier mask again (harmless, but noisy).
+      if (!piece.includes(MASK)) pieces.add(piece);
+    }
+  }
+  if (fragmentCache.size >= 256) fragmentCache.clear();
+  fragmentCache.set(key, pieces);
+  return pieces;
 }

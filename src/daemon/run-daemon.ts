@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { GIT_NO_HOOKS } from '../core/load.js';
 import { startHttpServer } from '../observe/http-server.js';
 import { type Logger, createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
@@ -107,7 +108,7 @@ function startGitPull(dir: string, everyMs: number, log: Logger): NodeJS.Timeout
   const t = setInterval(() => {
     execFile(
       'git',
-      ['-C', dir, 'pull', '--ff-only', '--quiet'],
+      [...GIT_NO_HOOKS, '-C', dir, 'pull', '--ff-only', '--quiet'],
       { timeout: Math.min(everyMs, 120_000) },
       (err, _out, stderr) => {
         if (err) log.warn({ stderr: stderr.slice(0, 2000) }, 'git pull failed; keeping the current checkout');

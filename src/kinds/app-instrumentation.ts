@@ -22,7 +22,7 @@ import {
   poolAdditionPath,
   poolValidator,
 } from './php-fpm-pool.js';
-import { managedHeader } from './render-output.js';
+import { managedHeader, secretForms } from './render-output.js';
 import { environmentDropIn, escapeQuoted, systemdText } from './systemd-drop-in.js';
 import { unitName } from './unit-name.js';
 
@@ -123,7 +123,9 @@ function appEnv(
 function render(res: Resource<AppInstrumentationSpec>, host: HostRef, snapshot: Snapshot): IntentPart {
   const env = appEnv(res, host, snapshot);
   const headerValues = [...new Set(Object.values(res.spec.headers ?? {}).filter((v) => v.length > 0))].sort();
-  return res.spec.phpFpm ? phpFpmPart(res, env, headerValues) : systemdPart(res, env, headerValues);
+  return res.spec.phpFpm
+    ? phpFpmPart(res, env, secretForms(headerValues))
+    : systemdPart(res, env, headerValues);
 }
 
 /** hostop's addition to the application's own pool, the bootstrap it names, and a graceful reload. */
@@ -178,7 +180,8 @@ function systemdPart(
   const ref = { kind: res.kind, name: res.metadata.name };
   const unit = unitName(spec.unit);
   const health = healthCheck(res.spec.health);
-  const secrets = [...new Set(headerValues.map(escapeQuoted))].sort();
+  // As written in the drop-in, and raw: systemd, the service and a validator may print the value unescaped.
+  const secrets = secretForms([...headerValues, ...headerValues.map(escapeQuoted)]);
   const exec = spec.execStart
     ? [instrumentPath(spec.execStart, spec.instrument), ...spec.execStart]
     : undefined;

@@ -22,7 +22,7 @@ export interface HttpLog {
 export interface HttpServerOptions {
   /** `host:port` or `[v6]:port`; port 0 picks a free one. Default `127.0.0.1:9464`. */
   listen?: string;
-  /** When set, every route but `/healthz` requires `Authorization: Bearer <token>`. */
+  /** When set, every route but `/healthz` and `/readyz` requires `Authorization: Bearer <token>`. */
   token?: string;
   routes: HttpRoutes;
   log?: HttpLog;
@@ -41,7 +41,7 @@ export const DEFAULT_LISTEN = '127.0.0.1:9464';
  * Serves `/metrics`, `/healthz`, `/readyz` and `/status`, read-only.
  *
  * Contract: GET and HEAD only (anything else 405 with `Allow`); `/healthz` is 200 whenever the process
- * answers; `/readyz` 200 only while `routes.ready()` is true, else 503; with a token, any other path
+ * answers; `/readyz` 200 only while `routes.ready()` is true, else 503 (both open); with a token, any other path
  * without the exact bearer token gets 401 (compared in constant time), before the path is even looked up;
  * unknown paths 404. A throwing route answers 500 with a generic body (details go to `log.error`, never to
  * the client). Binding a non-loopback address logs a warning.
@@ -107,16 +107,17 @@ async function handle(
     return send(res, req, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
   }
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  // Probes stay open (a kubelet's httpGet cannot read a token from a Secret); they tell only up/ready.
   if (path === '/healthz') return send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n');
+  if (path === '/readyz')
+    return routes.ready()
+      ? send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n')
+      : send(res, req, 503, 'text/plain; charset=utf-8', 'not ready\n');
   if (expected !== undefined && !authorized(req, expected)) {
     res.setHeader('WWW-Authenticate', 'Bearer realm="hostop"');
     return send(res, req, 401, 'text/plain; charset=utf-8', 'unauthorized\n');
   }
   switch (path) {
-    case '/readyz':
-      return routes.ready()
-        ? send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n')
-        : send(res, req, 503, 'text/plain; charset=utf-8', 'not ready\n');
     case '/metrics': {
       const { contentType, body } = await routes.metrics();
       return send(res, req, 200, contentType, body);

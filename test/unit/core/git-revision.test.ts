@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,5 +41,19 @@ describe('gitRevision', () => {
     git('add', '-A');
     git('commit', '-qm', 'two');
     expect(gitRevision(dir)).toBe(git('rev-parse', 'HEAD'));
+  });
+
+  it("never runs the repository's fsmonitor or hooks (a program named by .git/config)", () => {
+    const canary = join(root, 'ran');
+    const program = join(root, 'fsmonitor.sh');
+    writeFileSync(program, `#!/bin/sh\ntouch '${canary}'\n`);
+    chmodSync(program, 0o755);
+    git('config', 'core.fsmonitor', program);
+    // The bait works: git itself runs it on a plain status.
+    git('status', '--porcelain');
+    expect(existsSync(canary)).toBe(true);
+    rmSync(canary);
+    expect(gitRevision(dir)).toBe(git('-c', 'core.fsmonitor=false', 'rev-parse', 'HEAD'));
+    expect(existsSync(canary)).toBe(false);
   });
 });

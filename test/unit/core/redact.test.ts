@@ -61,4 +61,18 @@ describe('redactText', () => {
       { numRuns: 500 },
     );
   });
+
+  it('masks a known secret cut short or quoted in part, as validators print it', () => {
+    const secret = 'sk-live-4f9a2c7e1b8d';
+    // Go's strconv and YAML errors quote the value; a validator may cut it at a width or an escape.
+    const out = redactText(
+      `strconv.ParseInt: parsing "${secret.slice(0, 12)}": invalid syntax; near ...${secret.slice(9)}`,
+      [secret],
+    );
+    expect(out).toBe('strconv.ParseInt: parsing "***": invalid syntax; near ...***');
+    // Pieces shorter than SECRET_FRAGMENT stay: they would mask ordinary words.
+    expect(redactText(`token prefix ${secret.slice(0, 7)}`, [secret])).toBe(
+      `token prefix ${secret.slice(0, 7)}`,
+    );
+  });
 });
