@@ -15,7 +15,7 @@ describe('Kubernetes manifests', () => {
     const hostop = pod.containers.find((c: { name: string }) => c.name === 'hostop');
     const args: string[] = hostop.args;
     expect(args[args.indexOf('--listen') + 1]).toBe('0.0.0.0:9464');
-    const tokenFile = args[args.indexOf('--http-token-file') + 1];
+    const tokenFile = args[args.indexOf('--http-token-file') + 1] ?? '';
     const mount = hostop.volumeMounts.find((m: { mountPath: string }) =>
       tokenFile.startsWith(`${m.mountPath}/`),
     );
