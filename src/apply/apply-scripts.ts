@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ProtocolError } from '../core/errors.js';
+import { HostopError, ProtocolError } from '../core/errors.js';
 import type { ValidatorSpec } from '../core/model.js';
 import { quoteArg, quoteArgv } from '../ssh/quote.js';
 
@@ -22,6 +22,105 @@ export const DEFAULT_STATE_ROOT = '/var/lib/hostop';
  * running the old config while the next pass saw the new file and found nothing to do. Ignored, a write just fails.
  */
 const RUN_TO_THE_END = "umask 077; trap '' PIPE";
+
+/** How long a script waits for the one before it on the same host (flock -w), in seconds. */
+export const HOST_LOCK_WAIT_S = 60;
+
+/**
+ * One script at a time per host: a script the daemon gave up on (its deadline passed, its connection dropped)
+ * still runs to its end on the host, and the next pass's scripts must not overlap it (an older inventory would
+ * overwrite a newer one). The lock is flock(1) on `<stateRoot>/.lock`, held by the script's shell on fd 9: the
+ * kernel releases it when that shell exits, however it ends, so a lock is never stale. A script that waits longer
+ * than HOST_LOCK_WAIT_S prints `locked` and nothing else (see assertNotLocked).
+ */
+function hostLock(stateRoot: string): string {
+  const root = quoteArg(stateRoot);
+  return (
+    `{ mkdir -p -- ${root} && exec 9>>${quoteArg(`${stateRoot}/.lock`)} && flock -w ${HOST_LOCK_WAIT_S} 9; } 2>/dev/null ` +
+    '|| { echo locked; exit 75; }'
+  );
+}
+
+/**
+ * Shell functions of every script that writes a managed path. None of them lets root follow a name that a
+ * non-root user controls: a user who can write a directory on the way to a target can swap any name in it for a
+ * symlink at any moment, so in such a directory every step is done as that user, or not at all.
+ *
+ * `hostop_writer OWNER DIR` walks DIR and each of its ancestors (lstat: a symlinked ancestor is refused) and
+ * prints `UID AT`: `0 -` when only root can change any of them, else the one non-root user who can (the owner of a
+ * directory can always chmod it; a group or every user can write one without the sticky bit, which is refused)
+ * and the deepest directory that user owns. With OWNER, that user must be OWNER: a file owned by anyone else
+ * (root above all) in such a directory cannot be kept safe from it. A refusal prints why on stdout, status 3.
+ * `hostop_as UID CMD...` runs CMD as that user with its own groups (setpriv(1), util-linux), without fd 9.
+ * `hostop_run UID CMD...` runs CMD as root when UID is 0, else as that user.
+ * `hostop_put UID TEMP OWNER GROUP MODE` writes stdin to TEMP, which must not exist (set -C: O_EXCL, so never
+ * through a symlink), then sets owner (root only; a user's file is its own), group and mode by TEMP's name —
+ * safe: root acts only where no user can rename, a user acts as itself.
+ * `hostop_restore UID SAVED TEMP TARGET` puts a saved copy (backup/ or original/, root-only) back by a rename. As
+ * a user: a symlink is recreated, a regular file of that same user is streamed in by root's shell (so the user
+ * never reads hostop's state) and anything else is refused.
+ */
+export const HOST_FUNCTIONS = `hostop_writer() {
+  hw_o=$1; hw_d=$2; hw_w=0; hw_at=-
+  while :; do
+    if [ -L "$hw_d" ]; then printf 'parent directory %s is reached through a symlink\\n' "$hw_d"; return 3; fi
+    if [ -e "$hw_d" ]; then
+      set -- $(stat -c '%u %g %a' -- "$hw_d") || return 3
+      hw_m=$((0$3))
+      if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 2)) -ne 0 ]; then printf 'directory %s is writable by every user (mode %s); hostop refuses to write below it\\n' "$hw_d" "$3"; return 3; fi
+      if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 16)) -ne 0 ] && [ "$2" -ne 0 ]; then printf 'directory %s is writable by group %s; hostop refuses to write below it\\n' "$hw_d" "$(stat -c %G -- "$hw_d")"; return 3; fi
+      if [ "$1" -ne 0 ]; then
+        if [ "$hw_w" -ne 0 ] && [ "$hw_w" -ne "$1" ]; then printf 'directories %s and %s belong to two different users; hostop refuses to write below them\\n' "$hw_at" "$hw_d"; return 3; fi
+        [ "$hw_w" -ne 0 ] || hw_at=$hw_d; hw_w=$1
+      fi
+    fi
+    [ "$hw_d" = / ] && break
+    hw_d=\${hw_d%/*}; [ -n "$hw_d" ] || hw_d=/
+  done
+  if [ -n "$hw_o" ] && [ "$hw_w" -ne 0 ] && [ "$hw_w" != "$(id -u -- "$hw_o" 2>/dev/null)" ]; then
+    printf 'directory %s is writable by user %s (uid %s): a file owned by %s there cannot be kept safe from that user; make %s its owner, or move the file\\n' "$hw_at" "$(stat -c %U -- "$hw_at")" "$hw_w" "$hw_o" "$(stat -c %U -- "$hw_at")"
+    return 3
+  fi
+  printf '%s %s\\n' "$hw_w" "$hw_at"
+}
+hostop_as() { ha_u=$1; shift; setpriv --reuid="$ha_u" --regid="$(id -g -- "$ha_u")" --init-groups -- "$@" 9>&-; }
+hostop_run() { hr_u=$1; shift; if [ "$hr_u" = 0 ]; then "$@"; else hostop_as "$hr_u" "$@"; fi; }
+hostop_put() {
+  if [ "$1" = 0 ]; then rm -f -- "$2" && (set -C; cat > "$2") && chown -- "$3:$4" "$2" && chmod -- "$5" "$2"
+  else hostop_as "$1" sh -c 'rm -f -- "$1" && (set -C; cat > "$1") && chgrp -- "$2" "$1" && chmod -- "$3" "$1"' sh "$2" "$4" "$5"; fi
+}
+hostop_restore() {
+  if [ "$1" = 0 ]; then rm -f -- "$3" && cp -a -- "$2" "$3" && mv -fT -- "$3" "$4"
+  elif [ -L "$2" ]; then hostop_as "$1" sh -c 'rm -f -- "$2" && ln -s -- "$1" "$2" && mv -fT -- "$2" "$3"' sh "$(readlink -- "$2")" "$3" "$4"
+  elif [ -f "$2" ] && [ "$(stat -c %u -- "$2")" = "$1" ]; then
+    hostop_as "$1" sh -c 'rm -f -- "$1" && (set -C; cat > "$1") && chgrp -- "$2" "$1" && chmod -- "$3" "$1" && mv -fT -- "$1" "$4"' sh "$3" "$(stat -c %g -- "$2")" "$(stat -c %a -- "$2")" "$4" < "$2"
+  else printf 'the saved copy of %s is not a regular file of uid %s; left as it is\\n' "$4" "$1" >&2; return 3; fi
+}`;
+
+/** The head of every script that changes a host: run to the end, one at a time, with the functions above. */
+function changeScriptHead(stateRoot: string): string[] {
+  return [RUN_TO_THE_END, hostLock(stateRoot), HOST_FUNCTIONS];
+}
+
+/** `W=...` for DIR: the writer check, as its own command so the variables outlive the `$(...)` that use them. */
+function writerOf(path: string, owner = ''): string {
+  return `W=$(hostop_writer ${quoteArg(owner)} ${quoteArg(parentOf(path))}); wrc=$?; w=\${W%% *}`;
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
+/** A script that printed `locked` waited HOST_LOCK_WAIT_S for another hostop script on the host and gave up. */
+function assertNotLocked(stdout: string, host: string): void {
+  if (stdout === 'locked\n')
+    throw new HostopError(
+      'HostBusy',
+      `another hostop script is still running on the host (it held the host lock for over ${HOST_LOCK_WAIT_S} s); will retry`,
+      true,
+      { host },
+    );
+}
 
 /** The candidate sits beside its target so the final rename is atomic (same filesystem). */
 export function tempPathFor(path: string): string {
@@ -53,47 +152,52 @@ export interface StageResult {
 }
 
 /**
- * `(set -C; base64 -d > TMP) <<'HOSTOP_DATA_END' &&` + the data + the delimiter line: the next command
- * continues the `&&` chain on the line after the delimiter. base64 has no `_`, so the data cannot end the heredoc.
+ * `base64 -d <<'HOSTOP_DATA_END' | CONSUMER` + the data + the delimiter line: the next command goes on the line
+ * after the delimiter. base64 has no `_`, so the data cannot end the heredoc.
  */
-function writeFromHeredoc(tmp: string, content: string): string {
+function pipeFromHeredoc(consumer: string, content: string): string {
   const b64 = Buffer.from(content, 'utf8')
     .toString('base64')
     .replace(/.{1,76}/g, '$&\n');
-  return `(set -C; base64 -d > ${tmp}) <<'HOSTOP_DATA_END' &&\n${b64}HOSTOP_DATA_END\n`;
+  return `base64 -d <<'HOSTOP_DATA_END' | ${consumer}\n${b64}HOSTOP_DATA_END\n`;
 }
 
-/** Writes `content` to `path` via a sibling temp file and an atomic rename (used for small state files). */
+/** Writes `content` to `path` (in root's state directory) via a sibling temp file and an atomic rename. */
 function atomicWrite(path: string, content: string, mode: string): string {
   const t = quoteArg(tempPathFor(path));
-  return `rm -f -- ${t} && ${writeFromHeredoc(t, content)}chmod ${quoteArg(mode)} ${t} && mv -fT -- ${t} ${quoteArg(path)}`;
+  return `${pipeFromHeredoc(`hostop_put 0 ${t} root root ${quoteArg(mode)}`, content)}mv -fT -- ${t} ${quoteArg(path)}`;
 }
 
 /**
- * Stage: write every candidate next to its target (refusing parents reached through a symlink and a
- * pre-existing temp path of any kind), set mode and owner, then run its validator under `timeout`.
- * Missing parent directories are created 0755 like any directory under /etc (the script's umask 077 is for the
- * candidates; a directory only root can enter would hide a 0644 file from the service that reads it).
+ * Stage: write every candidate next to its target, set mode and owner, then run its validator under `timeout`
+ * — as root where no other user can change a directory on the way, as the file's owner where that owner can
+ * (see HOST_FUNCTIONS), refused anywhere else. A pre-existing temp path of any kind is replaced, never written
+ * through. Missing parent directories are created 0755 like any directory under /etc (the script's umask 077 is
+ * for the candidates; a directory only root can enter would hide a 0644 file from the service that reads it).
  * Prints `staged I RC B64ERR` and, when a validator ran, `validated I RC B64OUT` per item.
  */
-export function stageScript(items: StageItem[]): string {
-  const lines = [RUN_TO_THE_END];
+export function stageScript(items: StageItem[], stateRoot: string): string {
+  const lines = changeScriptHead(stateRoot);
   items.forEach((it, i) => {
-    const dir = it.path.slice(0, it.path.lastIndexOf('/')) || '/';
-    const d = quoteArg(dir);
+    const d = quoteArg(parentOf(it.path));
     const t = quoteArg(tempPathFor(it.path));
+    const put = `hostop_put "$w" ${t} ${quoteArg(it.owner)} ${quoteArg(it.group)} ${quoteArg(it.mode)}`;
     lines.push(
-      `err=$( { (umask 022 && mkdir -p -- ${d}) && [ "$(cd -P -- ${d} && pwd)" = ${d} ] || { printf 'parent directory %s is missing or reached through a symlink\\n' ${d}; exit 3; }; ` +
-        `rm -f -- ${t} && ${writeFromHeredoc(t, it.content)}` +
-        `chown -- ${quoteArg(`${it.owner}:${it.group}`)} ${t} && chmod -- ${quoteArg(it.mode)} ${t}; } 2>&1 )`,
-      `rc=$?; [ $rc -ne 0 ] && rm -f -- ${t}; printf 'staged ${i} %s %s\\n' $rc "$(printf '%s' "$err" | head -c 2000 | base64 | tr -d '\\n')"`,
+      writerOf(it.path, it.owner),
+      `err=$( { [ $wrc -eq 0 ] || { printf '%s\\n' "$W"; exit 3; }; ` +
+        `{ if [ "$w" = 0 ]; then (umask 022 && mkdir -p -- ${d}); else hostop_as "$w" sh -c 'umask 022 && mkdir -p -- "$1"' sh ${d}; fi; } || exit 3; ` +
+        // The directories just made are checked too: one a user made first would be theirs.
+        `W=$(hostop_writer ${quoteArg(it.owner)} ${d}) || { printf '%s\\n' "$W"; exit 3; }; [ "\${W%% *}" = "$w" ] || { printf 'the directories above %s changed hands while staging\\n' ${d}; exit 3; }; ` +
+        pipeFromHeredoc(put, it.content) +
+        '} 2>&1 )',
+      `rc=$?; [ $rc -ne 0 ] && [ $wrc -eq 0 ] && hostop_run "$w" rm -f -- ${t}; printf 'staged ${i} %s %s\\n' $rc "$(printf '%s' "$err" | head -c 2000 | base64 | tr -d '\\n')"`,
     );
     if (it.validate) {
       // A replacer function: a replacement string would read `$$`, `$&` or `$'` in the path as patterns.
       const argv = it.validate.argv.map((a) => a.replaceAll('{}', () => tempPathFor(it.path)));
       const secs = Math.max(1, Math.ceil(it.validate.timeoutMs / 1000));
       lines.push(
-        `if [ $rc -eq 0 ]; then out=$(timeout -k 2 ${secs} ${quoteArgv(argv)} 2>&1 </dev/null); vrc=$?; ` +
+        `if [ $rc -eq 0 ]; then out=$(hostop_run "$w" timeout -k 2 ${secs} ${quoteArgv(argv)} 2>&1 </dev/null 9>&-); vrc=$?; ` +
           `printf 'validated ${i} %s %s\\n' $vrc "$(printf '%s' "$out" | head -c 4000 | base64 | tr -d '\\n')"; fi`,
       );
     }
@@ -102,6 +206,7 @@ export function stageScript(items: StageItem[]): string {
 }
 
 export function parseStageOutput(stdout: string, count: number, host: string): StageResult[] {
+  assertNotLocked(stdout, host);
   const results: StageResult[] = Array.from({ length: count }, () => ({ written: -1, output: '' }));
   for (const line of stdout.split('\n')) {
     if (line === '') continue;
@@ -138,9 +243,12 @@ export interface UnitAction {
 }
 
 /**
- * Activate: back up each current target, rename each staged candidate over it (atomic), record the new
- * inventory, then `daemon-reload` if asked and each unit action once.
- * Prints `activated I RC existed|absent` per item and `unit I RC BEFORE AFTER B64OUT` per action.
+ * Activate: back up each current target, rename each staged candidate over it (atomic; as the directory's
+ * user where one can write it, see HOST_FUNCTIONS), fix modes and owners, remove the candidates of `unstage`,
+ * record the new inventory, then `daemon-reload` if asked and each unit action once. A backup is `cp -a`:
+ * it copies a symlink as a link and a FIFO as a FIFO, never reading through either.
+ * Prints `activated I RC existed|absent` per item, `fixed I RC` per chmod and `unit I RC BEFORE AFTER B64OUT`
+ * per action.
  */
 export function activateScript(
   items: ActivateItem[],
@@ -150,11 +258,13 @@ export function activateScript(
     daemonReload: boolean;
     units: UnitAction[];
     chmods?: ChmodItem[];
+    /** Targets whose staged candidates are to be removed (their resource failed). */
+    unstage?: string[];
   },
 ): string {
   const root = opts.stateRoot;
   const lines = [
-    RUN_TO_THE_END,
+    ...changeScriptHead(root),
     `mkdir -p -- ${quoteArg(`${root}/backup`)} ${quoteArg(`${root}/original`)} && chmod 700 -- ${quoteArg(root)}`,
   ];
   items.forEach((it, i) => {
@@ -163,19 +273,44 @@ export function activateScript(
     const o = quoteArg(`${root}/original/${pathId(it.path)}`);
     const original = it.keepOriginal ? ` && { [ -e ${o} ] || cp -a -- ${p} ${o}; }` : '';
     lines.push(
-      `if [ -e ${p} ] || [ -L ${p} ]; then st=existed; rm -rf -- ${b} && cp -a -- ${p} ${b}${original}; else st=absent; rm -rf -- ${b}; fi && ` +
-        `mv -fT -- ${quoteArg(tempPathFor(it.path))} ${p}; printf 'activated ${i} %s %s\\n' $? $st`,
+      `st=absent; ${writerOf(it.path)}; [ $wrc -eq 0 ] && ` +
+        `{ if [ -e ${p} ] || [ -L ${p} ]; then st=existed; rm -rf -- ${b} && cp -a -- ${p} ${b}${original}; else rm -rf -- ${b}; fi; } && ` +
+        `hostop_run "$w" mv -fT -- ${quoteArg(tempPathFor(it.path))} ${p}; printf 'activated ${i} %s %s\\n' $? $st`,
     );
   });
   (opts.chmods ?? []).forEach((c, i) => {
+    const p = quoteArg(c.path);
+    const g = quoteArg(c.group);
+    const m = quoteArg(c.mode);
     lines.push(
-      `chown -h -- ${quoteArg(`${c.owner}:${c.group}`)} ${quoteArg(c.path)} && chmod -- ${quoteArg(c.mode)} ${quoteArg(c.path)}; printf 'fixed ${i} %s\\n' $?`,
+      `${writerOf(c.path, c.owner)}; [ $wrc -eq 0 ] && if [ "$w" = 0 ]; then chown -h -- ${quoteArg(`${c.owner}:${c.group}`)} ${p} && chmod -- ${m} ${p}; ` +
+        `else hostop_as "$w" sh -c 'chgrp -h -- "$1" "$3" && chmod -- "$2" "$3"' sh ${g} ${m} ${p}; fi; printf 'fixed ${i} %s\\n' $?`,
     );
   });
+  for (const path of opts.unstage ?? []) lines.push(unstageLine(path));
   lines.push(`${atomicWrite(`${root}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
   if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
   lines.push(...unitActionLines(opts.units));
   return `${lines.join('\n')}\n`;
+}
+
+/** Removes the candidate beside `path`, as whoever may act in its directory (prints nothing). */
+function unstageLine(path: string): string {
+  return `${writerOf(path)}; [ $wrc -eq 0 ] && hostop_run "$w" rm -f -- ${quoteArg(tempPathFor(path))}`;
+}
+
+/**
+ * Removes the candidates beside `paths` that a pass which lost its connection left behind (under the host lock,
+ * as whoever may act in each directory). Prints `unstaged`.
+ */
+export function unstageScript(paths: string[], stateRoot: string): string {
+  return `${[...changeScriptHead(stateRoot), ...paths.map(unstageLine), 'echo unstaged'].join('\n')}\n`;
+}
+
+export function parseUnstageOutput(stdout: string, host: string): void {
+  assertNotLocked(stdout, host);
+  if (!stdout.endsWith('unstaged\n'))
+    throw new ProtocolError('unstage script output is incomplete', { host });
 }
 
 /** What one `systemctl ACTION UNIT` did, as the activate and restore scripts report it. */
@@ -232,6 +367,7 @@ export interface ActivateResult {
 }
 
 export function parseActivateOutput(stdout: string, items: number, host: string): ActivateResult {
+  assertNotLocked(stdout, host);
   const out: ActivateResult = { activated: [], fixed: [], inventory: -1, units: [] };
   parseLines(stdout, 'activate', host, [
     [
@@ -307,19 +443,19 @@ export function restoreScript(
   items: RestoreItem[],
   opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[] },
 ): string {
-  const lines = [RUN_TO_THE_END];
+  const lines = changeScriptHead(opts.stateRoot);
   items.forEach((it, i) => {
     const p = quoteArg(it.path);
     const src = quoteArg(`${opts.stateRoot}/${it.from}/${pathId(it.path)}`);
     const t = quoteArg(tempPathFor(it.path));
+    const restore = `hostop_restore "$w" ${src} ${t} ${p}`;
     // A pruned path whose original was never copied was never rewritten by hostop: it stays as it is.
-    const restore = `rm -f -- ${t} && cp -a -- ${src} ${t} && mv -fT -- ${t} ${p}`;
     const body = !it.existed
-      ? `rm -f -- ${p}`
+      ? `hostop_run "$w" rm -f -- ${p}`
       : it.from === 'original'
         ? `if [ -e ${src} ] || [ -L ${src} ]; then ${restore} && rm -f -- ${src}; fi`
         : restore;
-    lines.push(`${body}; printf 'restored ${i} %s\\n' $?`);
+    lines.push(`${writerOf(it.path)}; [ $wrc -eq 0 ] && ${body}; printf 'restored ${i} %s\\n' $?`);
   });
   lines.push(
     `${atomicWrite(`${opts.stateRoot}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`,
@@ -333,6 +469,7 @@ export function parseRestoreOutput(
   stdout: string,
   host: string,
 ): { restored: number[]; inventory: number; units: UnitResult[] } {
+  assertNotLocked(stdout, host);
   const out = { restored: [] as number[], inventory: -1, units: [] as UnitResult[] };
   parseLines(stdout, 'restore', host, [
     [

@@ -11,7 +11,6 @@ import {
   parseStageOutput,
   restoreScript,
   stageScript,
-  tempPathFor,
 } from '../apply/apply-scripts.js';
 import { type HostInventory, serializeInventory } from '../apply/host-inventory.js';
 import { type FileChange, type HostPlan, rewritesContent } from '../core/diff.js';
@@ -19,7 +18,6 @@ import { ApplyError } from '../core/errors.js';
 import type { HostIntent, ServiceIntent } from '../core/model.js';
 import { redactText } from '../core/redact.js';
 import type { HostConnection } from '../ssh/host-connection.js';
-import { quoteArg } from '../ssh/quote.js';
 import { readJsonField, waitFieldChanged, waitHealthy } from './health.js';
 import type { ResourceOutcome } from './outcome.js';
 
@@ -68,7 +66,7 @@ export async function applyPlan(
   const staged: StageItem[] = writes.map((f) => ({ ...f.intent!, path: f.path }));
   const stage = staged.length
     ? parseStageOutput(
-        (await conn.run(stageScript(staged), req)).stdout.toString('utf8'),
+        (await conn.run(stageScript(staged, opts.stateRoot), req)).stdout.toString('utf8'),
         staged.length,
         host,
       )
@@ -129,14 +127,14 @@ export async function applyPlan(
   const units = unitActions(plan, failedResources, activate);
   const daemonReload =
     activate.some((f) => f.intent!.daemonReload) || prunes.some((f) => f.path.startsWith('/etc/systemd/'));
-  const script =
-    activateScript(items, {
-      stateRoot: opts.stateRoot,
-      inventory: serializeInventory(next),
-      daemonReload,
-      units,
-      chmods,
-    }) + leftovers.map((f) => `rm -f -- ${quoteArg(tempPathFor(f.path))}\n`).join('');
+  const script = activateScript(items, {
+    stateRoot: opts.stateRoot,
+    inventory: serializeInventory(next),
+    daemonReload,
+    units,
+    chmods,
+    unstage: leftovers.map((f) => f.path),
+  });
   const proofs = await readReloadProofs(conn, units, intent, opts);
   const activated =
     activate.length || chmods.length || units.length || prunes.length || leftovers.length

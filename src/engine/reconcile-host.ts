@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_STATE_ROOT, tempPathFor } from '../apply/apply-scripts.js';
+import {
+  DEFAULT_STATE_ROOT,
+  parseUnstageOutput,
+  tempPathFor,
+  unstageScript,
+} from '../apply/apply-scripts.js';
 import { EMPTY_INVENTORY, type HostInventory, parseInventory } from '../apply/host-inventory.js';
 import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
@@ -9,7 +14,6 @@ import { heldResources, resolveMerges } from '../core/versions.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import type { HostConnection } from '../ssh/host-connection.js';
-import { quoteArg } from '../ssh/quote.js';
 import { tcpReachable } from '../ssh/tunnel-http.js';
 import { applyPlan } from './apply-host.js';
 import type { CheckOutcome, HostOutcome, ResourceOutcome } from './outcome.js';
@@ -63,10 +67,12 @@ export async function reconcileHost(
     // Candidates left beside their targets by a pass that lost its connection mid-apply: nothing else removes
     // them when the next pass has nothing to write there (the change was reverted, or already activated).
     if (opts.apply && first.staleTemps.length > 0) {
-      await conn.run(`rm -f -- ${first.staleTemps.map(quoteArg).join(' ')}\n`, {
+      const script = unstageScript(first.staleTemps, opts.stateRoot ?? DEFAULT_STATE_ROOT);
+      const out = await conn.run(script, {
         timeoutMs: opts.requestTimeoutMs ?? 120_000,
         signal: opts.signal,
       });
+      parseUnstageOutput(out.stdout.toString('utf8'), host);
     }
     const checks = await runChecks(conn, intent, opts);
     if (planIsEmpty(plan)) return done('in-sync', [], checks);
@@ -126,6 +132,7 @@ async function observe(
   observed: ObservedHost;
   plan: HostPlan;
   inventory: HostInventory;
+  /** Targets whose candidate (temp file) a lost pass left beside them. */
   staleTemps: string[];
   /** The intent this pass works with: merged files carry the content they must have now. */
   intent: HostIntent;
@@ -143,7 +150,9 @@ async function observe(
   const packages = intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : []));
   const programs = intent.versions.flatMap((v) => ('program' in v.source ? [v.source.program] : []));
   const observed = await probeHost(conn, { paths, units, inline, packages, programs }, memory.probe, req);
-  const staleTemps = temps.filter((t) => (observed.files[t]?.type ?? 'missing') !== 'missing');
+  const staleTemps = intent.files
+    .map((f) => f.path)
+    .filter((p) => (observed.files[tempPathFor(p)]?.type ?? 'missing') !== 'missing');
   const inventory = await readInventory(conn, observed, inventoryPath, memory, req);
 
   const resolved = resolveMerges(intent, observed);

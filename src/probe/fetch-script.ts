@@ -1,3 +1,4 @@
+import { HOST_FUNCTIONS } from '../apply/apply-scripts.js';
 import { DesiredStateError, ProtocolError } from '../core/errors.js';
 import { quoteArg } from '../ssh/quote.js';
 
@@ -14,15 +15,20 @@ export type FetchedFile =
  * Builds the sh script that prints the content of `paths` (pure): per path one line `content I BASE64`
  * (at most maxBytes + 1 bytes read, so an oversized file shows as too large without being read whole),
  * `missing I`, `not-file I` or `unreadable I`, then `end N`. Throws DesiredStateError for a relative path.
+ * The read never follows a symlink or waits on a FIFO swapped in after the test (dd's O_NOFOLLOW|O_NONBLOCK),
+ * and below a directory a user can change it is done as that user (hostop_writer), so no swapped name makes
+ * root read another file into a diff.
  */
 export function buildFetchScript(paths: string[], maxBytes: number): string {
-  const lines = ['set -f'];
+  const lines = ['set -f', HOST_FUNCTIONS];
   paths.forEach((p, i) => {
     if (!p.startsWith('/')) throw new DesiredStateError(`fetch path must be absolute: ${JSON.stringify(p)}`);
+    const dir = p.slice(0, p.lastIndexOf('/')) || '/';
     lines.push(
-      `p=${quoteArg(p)}`,
+      `p=${quoteArg(p)}; W=$(hostop_writer '' ${quoteArg(dir)}) && w=\${W%% *} || w=`,
       `if [ -h "$p" ]; then echo 'not-file ${i}'`,
-      `elif [ -f "$p" ] && [ -r "$p" ]; then printf 'content ${i} '; head -c ${maxBytes + 1} -- "$p" | base64 -w 0; echo`,
+      `elif [ -f "$p" ] && [ -n "$w" ] && hostop_run "$w" test -r "$p"; then printf 'content ${i} '; ` +
+        `hostop_run "$w" dd if="$p" bs=65536 count=${maxBytes + 1} iflag=count_bytes,nofollow,nonblock status=none | base64 -w 0; echo`,
       `elif [ -f "$p" ]; then echo 'unreadable ${i}'`,
       `elif [ -e "$p" ]; then echo 'not-file ${i}'; else echo 'missing ${i}'; fi`,
     );

@@ -270,11 +270,12 @@ describe('Kubernetes manifests', () => {
   const pod = deployment.spec.template.spec;
   const hostop = pod.containers.find((c: K8sObject) => c.name === 'hostop');
 
-  it('kustomization lists existing files: Namespace, ServiceAccount, Deployment, Service', () => {
+  it('kustomization lists existing files: Namespace, ServiceAccount, Deployment, Service, NetworkPolicy', () => {
     for (const r of kustomization.resources as string[]) expect(existsSync(join(dir, r)), r).toBe(true);
     expect(applied.map((o) => o.kind).sort()).toEqual([
       'Deployment',
       'Namespace',
+      'NetworkPolicy',
       'Service',
       'ServiceAccount',
     ]);
@@ -284,12 +285,29 @@ describe('Kubernetes manifests', () => {
     }
   });
 
+  it('closes the port it opens on all addresses: a token from a Secret, and a NetworkPolicy', () => {
+    const args: string[] = hostop.args;
+    const tokenFile = args[args.indexOf('--http-token-file') + 1] ?? '';
+    const mount = hostop.volumeMounts.find((m: K8sObject) => tokenFile.startsWith(`${m.mountPath}/`));
+    const volume = pod.volumes.find((v: K8sObject) => v.name === mount.name);
+    expect(volume.secret.secretName).toBe('hostop-http-token');
+    expect(volume.secret.optional).toBeUndefined(); // no Secret, no pod: never served open
+    // The template Secret is never applied: a placeholder must not become the token.
+    expect(kustomization.resources).not.toContain('secret-http-token.example.yaml');
+    const policy = byKind('NetworkPolicy')[0]!;
+    expect(policy.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec.ingress.flatMap((r: K8sObject) => r.ports.map((p: K8sObject) => p.port))).toEqual([
+      9464,
+    ]);
+  });
+
   it('runs exactly one hostop, never two during a rollout', () => {
     expect(deployment.spec.replicas).toBe(1);
     expect(deployment.spec.strategy.type).toBe('Recreate');
   });
 
-  it('probes /healthz for liveness and /readyz for readiness on the listening port', () => {
+  it('probes /healthz for liveness and /readyz for readiness (both open without the token) on the listening port', () => {
     expect(hostop.livenessProbe.httpGet.path).toBe('/healthz');
     expect(hostop.readinessProbe.httpGet.path).toBe('/readyz');
     expect(hostop.ports[0]).toMatchObject({ name: hostop.livenessProbe.httpGet.port, containerPort: 9464 });

@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -41,7 +43,7 @@ describe('stage script', () => {
   it('writes exact bytes, mode and owner to a temp file beside the target, leaves the target alone', () => {
     const target = join(root, 'etc app', 'conf $(x).yaml');
     const out = sh(
-      stageScript([{ path: target, content: hostile, mode: '0640', owner: 'root', group: 'root' }]),
+      stageScript([{ path: target, content: hostile, mode: '0640', owner: 'root', group: 'root' }], state),
     );
     const [r] = parseStageOutput(out, 1, 'local');
     expect(r).toEqual({ written: 0, output: '' });
@@ -60,10 +62,13 @@ describe('stage script', () => {
       timeoutMs: 5000,
     };
     const out = sh(
-      stageScript([
-        { path: ok, content: 'good\n', mode: '0644', owner: 'root', group: 'root', validate },
-        { path: bad, content: 'bad\n', mode: '0644', owner: 'root', group: 'root', validate },
-      ]),
+      stageScript(
+        [
+          { path: ok, content: 'good\n', mode: '0644', owner: 'root', group: 'root', validate },
+          { path: bad, content: 'bad\n', mode: '0644', owner: 'root', group: 'root', validate },
+        ],
+        state,
+      ),
     );
     const [a, b] = parseStageOutput(out, 2, 'local');
     expect(a!.validatorCode).toBe(0);
@@ -74,16 +79,19 @@ describe('stage script', () => {
   it('kills a hanging validator at its deadline (exit 124)', () => {
     const p = join(root, 'hang.conf');
     const out = sh(
-      stageScript([
-        {
-          path: p,
-          content: 'x',
-          mode: '0644',
-          owner: 'root',
-          group: 'root',
-          validate: { argv: ['sleep', '30'], timeoutMs: 1000 },
-        },
-      ]),
+      stageScript(
+        [
+          {
+            path: p,
+            content: 'x',
+            mode: '0644',
+            owner: 'root',
+            group: 'root',
+            validate: { argv: ['sleep', '30'], timeoutMs: 1000 },
+          },
+        ],
+        state,
+      ),
     );
     expect(parseStageOutput(out, 1, 'local')[0]!.validatorCode).toBe(124);
   });
@@ -92,9 +100,10 @@ describe('stage script', () => {
     mkdirSync(join(root, 'real'));
     symlinkSync(join(root, 'real'), join(root, 'link'));
     const out = sh(
-      stageScript([
-        { path: join(root, 'link', 'f'), content: 'x', mode: '0644', owner: 'root', group: 'root' },
-      ]),
+      stageScript(
+        [{ path: join(root, 'link', 'f'), content: 'x', mode: '0644', owner: 'root', group: 'root' }],
+        state,
+      ),
     );
     const [r] = parseStageOutput(out, 1, 'local');
     expect(r!.written).not.toBe(0);
@@ -114,7 +123,7 @@ describe('activate and restore scripts', () => {
   it('replaces the target atomically, keeps a backup and the original, and restores both ways', () => {
     const p = join(root, 'app.conf');
     writeFileSync(p, 'before hostop\n');
-    sh(stageScript([{ path: p, content: 'v1\n', mode: '0600', owner: 'root', group: 'root' }]));
+    sh(stageScript([{ path: p, content: 'v1\n', mode: '0600', owner: 'root', group: 'root' }], state));
     let out = sh(
       activateScript([{ path: p, keepOriginal: true }], {
         stateRoot: state,
@@ -129,7 +138,7 @@ describe('activate and restore scripts', () => {
     expect(readFileSync(join(state, 'managed.json'), 'utf8')).toBe('{"v":1}\n');
     expect((statSync(state).mode & 0o777).toString(8)).toBe('700');
 
-    sh(stageScript([{ path: p, content: 'v2 broken\n', mode: '0600', owner: 'root', group: 'root' }]));
+    sh(stageScript([{ path: p, content: 'v2 broken\n', mode: '0600', owner: 'root', group: 'root' }], state));
     sh(
       activateScript([{ path: p, keepOriginal: false }], {
         stateRoot: state,
@@ -166,7 +175,7 @@ describe('activate and restore scripts', () => {
 
   it('a created file is removed on rollback', () => {
     const p = join(root, 'new.conf');
-    sh(stageScript([{ path: p, content: 'new\n', mode: '0644', owner: 'root', group: 'root' }]));
+    sh(stageScript([{ path: p, content: 'new\n', mode: '0644', owner: 'root', group: 'root' }], state));
     const out = sh(
       activateScript([{ path: p, keepOriginal: true }], {
         stateRoot: state,
@@ -192,7 +201,7 @@ describe('activate and restore scripts', () => {
     writeFileSync(victim, 'ssh-ed25519 AAAA-trusted\n');
     const p = join(root, 'innocent.conf');
     symlinkSync(victim, p);
-    sh(stageScript([{ path: p, content: 'payload\n', mode: '0644', owner: 'root', group: 'root' }]));
+    sh(stageScript([{ path: p, content: 'payload\n', mode: '0644', owner: 'root', group: 'root' }], state));
     sh(
       activateScript([{ path: p, keepOriginal: true }], {
         stateRoot: state,
@@ -219,7 +228,7 @@ describe('activate and restore scripts', () => {
   it('reports a target that is a directory as a failure and leaves it in place', () => {
     const p = join(root, 'adir');
     mkdirSync(join(p, 'inner'), { recursive: true });
-    sh(stageScript([{ path: p, content: 'x', mode: '0644', owner: 'root', group: 'root' }]));
+    sh(stageScript([{ path: p, content: 'x', mode: '0644', owner: 'root', group: 'root' }], state));
     const out = sh(
       activateScript([{ path: p, keepOriginal: false }], {
         stateRoot: state,
@@ -276,3 +285,155 @@ describe('activate and restore scripts', () => {
     ]);
   });
 });
+
+// Real sh as root with a real unprivileged user (nobody, uid 65534): a directory on the way to a target that a
+// user can change decides who acts there. The lab test (test/lab/symlink-race.test.ts) races such a user.
+describe('directories a non-root user can write', () => {
+  const NOBODY = 65534;
+  const run = (items: Parameters<typeof stageScript>[0]) =>
+    parseStageOutput(sh(stageScript(items, state)), items.length, 'local');
+  let home: string;
+  beforeEach(() => {
+    chmodSync(root, 0o755);
+    home = join(root, 'home');
+    mkdirSync(home, { mode: 0o755 });
+    chownSync(home, NOBODY, NOBODY);
+  });
+
+  it('refuses a root-owned file there, naming the directory and its owner, and writes nothing', () => {
+    const [r] = run([
+      { path: join(home, 'sub', 'app.conf'), content: 'x', mode: '0644', owner: 'root', group: 'root' },
+    ]);
+    expect(r!.written).toBe(3);
+    expect(r!.output).toBe(
+      `directory ${home} is writable by user nobody (uid ${NOBODY}): a file owned by root there cannot be kept safe from that user; make nobody its owner, or move the file`,
+    );
+    expect(readdirSync(home)).toEqual([]);
+  });
+
+  it("writes, validates, renames, fixes and restores the owner's own file as that user", () => {
+    const p = join(home, 'sub', 'app.conf');
+    const whoami = { argv: ['/bin/sh', '-c', 'id -u; cat "$1"', 'v', '{}'], timeoutMs: 5000 };
+    const [r] = run([
+      { path: p, content: 'v1\n', mode: '0640', owner: 'nobody', group: 'nogroup', validate: whoami },
+    ]);
+    expect(r).toEqual({ written: 0, validatorCode: 0, output: `${NOBODY}\nv1` });
+    // The directory it had to make is the user's, like the candidate.
+    expect(statSync(join(home, 'sub')).uid).toBe(NOBODY);
+    expect(statSync(tempPathFor(p))).toMatchObject({ uid: NOBODY, gid: NOBODY });
+    const opts = { stateRoot: state, inventory: '{}\n', daemonReload: false, units: [] };
+    let out = parseActivateOutput(sh(activateScript([{ path: p, keepOriginal: true }], opts)), 1, 'local');
+    expect(out.activated[0]).toEqual({ code: 0, existed: false });
+    expect(readFileSync(p, 'utf8')).toBe('v1\n');
+
+    run([{ path: p, content: 'v2\n', mode: '0600', owner: 'nobody', group: 'nogroup' }]);
+    const chmods = [{ path: p, mode: '0604', owner: 'nobody', group: 'nogroup' }];
+    out = parseActivateOutput(
+      sh(activateScript([{ path: p, keepOriginal: true }], { ...opts, chmods })),
+      1,
+      'local',
+    );
+    expect(out.fixed).toEqual([0]);
+    expect(statSync(p)).toMatchObject({ uid: NOBODY, mode: 0o100604 });
+    expect(readFileSync(p, 'utf8')).toBe('v2\n');
+
+    // Rollback: the backup (v1, 0640, nobody's) comes back as nobody's file by a rename.
+    const restored = parseRestoreOutput(
+      sh(restoreScript([{ path: p, existed: true, from: 'backup' }], opts)),
+      'local',
+    );
+    expect(restored.restored).toEqual([0]);
+    expect(readFileSync(p, 'utf8')).toBe('v1\n');
+    expect(statSync(p)).toMatchObject({ uid: NOBODY, gid: NOBODY, mode: 0o100640 });
+  });
+
+  it('never restores a saved copy that is not the user’s own file into their directory', () => {
+    const p = join(home, 'app.conf');
+    writeFileSync(p, 'root secret\n', { mode: 0o600 }); // a root file there, e.g. from before hostop
+    run([{ path: p, content: 'v1\n', mode: '0644', owner: 'nobody', group: 'nogroup' }]);
+    const opts = { stateRoot: state, inventory: '{}\n', daemonReload: false, units: [] };
+    sh(activateScript([{ path: p, keepOriginal: true }], opts));
+    const restored = parseRestoreOutput(
+      sh(restoreScript([{ path: p, existed: true, from: 'backup' }], opts)),
+      'local',
+    );
+    expect(restored.restored[0]).not.toBe(0);
+    expect(readFileSync(p, 'utf8')).toBe('v1\n');
+  });
+
+  it('refuses a directory every user can write (no sticky bit) or a non-root group can, allows a sticky one', () => {
+    const open = join(root, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const grouped = join(root, 'grouped');
+    mkdirSync(grouped);
+    chmodSync(grouped, 0o775);
+    chownSync(grouped, 0, NOBODY);
+    const sticky = join(root, 'sticky');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const [a, b, c] = run(
+      [open, grouped, sticky].map((d) => ({
+        path: join(d, 'f'),
+        content: 'x',
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
+      })),
+    );
+    expect(a!.output).toBe(
+      `directory ${open} is writable by every user (mode 777); hostop refuses to write below it`,
+    );
+    expect(b!.output).toBe(
+      `directory ${grouped} is writable by group nogroup; hostop refuses to write below it`,
+    );
+    expect(c).toEqual({ written: 0, output: '' });
+  });
+});
+
+describe('the host lock', () => {
+  it('runs one changing script at a time: the second waits for the first to end', async () => {
+    const p = join(root, 'x.conf');
+    mkdirSync(state, { recursive: true });
+    const order = join(root, 'order');
+    // A first script (its lock held by flock around a sleep) and, started while it holds the lock, a second.
+    const first = spawn('/bin/sh', [
+      '-c',
+      `exec 9>>"$1/.lock"; flock 9; echo locked >"$2"; sleep 1; echo first >>"$2"`,
+      'sh',
+      state,
+      order,
+    ]);
+    await waitFor(() => existsSync(order));
+    sh(
+      stageScript(
+        [
+          {
+            path: p,
+            content: 'x',
+            mode: '0644',
+            owner: 'root',
+            group: 'root',
+            validate: { argv: ['/bin/sh', '-c', `echo second >>"$1"`, 'v', order], timeoutMs: 5000 },
+          },
+        ],
+        state,
+      ),
+    );
+    await new Promise((r) => first.on('exit', r));
+    expect(readFileSync(order, 'utf8')).toBe('locked\nfirst\nsecond\n');
+  });
+
+  it('a script that could not get the lock is a retryable HostBusy error', () => {
+    for (const parse of [
+      () => parseStageOutput('locked\n', 1, 'h'),
+      () => parseActivateOutput('locked\n', 1, 'h'),
+      () => parseRestoreOutput('locked\n', 'h'),
+    ])
+      expect(parse).toThrow(expect.objectContaining({ code: 'HostBusy', retryable: true, host: 'h' }));
+  });
+});
+
+async function waitFor(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setTimeout(r, 20));
+}

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -158,6 +160,26 @@ describe('probe script + parser on a real sh and filesystem', () => {
     expect(got[join(dir, 'link')]?.kind).toBe('not-file');
     expect(got[join(dir, 'missing')]?.kind).toBe('missing');
     expect(existsSync(canary)).toBe(false);
+  });
+
+  it("reads below a user's directory as that user: a root-only file there is unreadable, not shown", () => {
+    const base = mkdtempSync(join(tmpdir(), 'hostop-fetch-'));
+    chmodSync(base, 0o755);
+    const home = join(base, 'home');
+    mkdirSync(home);
+    chownSync(home, 65534, 65534); // nobody
+    const own = join(home, 'own.conf');
+    writeFileSync(own, 'mine\n');
+    chownSync(own, 65534, 65534);
+    // What a racer would get by swapping in a hard link to a root file (or winning a symlink race).
+    const rootOnly = join(home, 'root.conf');
+    writeFileSync(rootOnly, 'root secret\n', { mode: 0o600 });
+    const want = [own, rootOnly];
+    const stdout = execFileSync('sh', { input: buildFetchScript(want, 4096) }).toString('latin1');
+    const got = parseFetchOutput('local', want, 4096, stdout);
+    expect(got[own]).toEqual({ path: own, kind: 'content', content: Buffer.from('mine\n') });
+    expect(got[rootOnly]?.kind).toBe('unreadable');
+    rmSync(base, { recursive: true, force: true });
   });
 });
 
