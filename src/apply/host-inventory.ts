@@ -2,6 +2,7 @@ import { RESOURCE_NAME } from '../core/build-snapshot.js';
 import { ProtocolError } from '../core/errors.js';
 import type { ResourceRef } from '../core/model.js';
 import { unsafePath } from '../core/render.js';
+import { kinds } from '../kinds/registry.js';
 
 /**
  * The ownership inventory hostop keeps on each host (`<stateRoot>/managed.json`): which paths it manages and for
@@ -35,12 +36,12 @@ export function serializeInventory(inv: HostInventory): string {
  * thousands of made-up kind/name pairs into /metrics labels and /status (each becomes a pruned resource).
  */
 const MAX_ENTRIES = 10_000;
-/** A kind as the CRDs spell them (PascalCase). */
-const KIND = /^[A-Z][A-Za-z0-9]{0,62}$/;
+/** The kinds hostop has: an inventory naming any other was not written by this hostop. */
+const KNOWN_KINDS = new Set(kinds.map((k) => k.kind));
 
 /**
  * Parses the inventory; anything unexpected is a ProtocolError (hostop will not guess what it owns): paths
- * must be normalised absolute paths, kinds and names must look like hostop's own, and there are at most
+ * must be normalised absolute paths, kinds must be hostop's own, names valid resource names, and there are at most
  * MAX_ENTRIES of them. Only the known fields are kept.
  */
 export function parseInventory(text: string, host: string): HostInventory {
@@ -66,7 +67,7 @@ export function parseInventory(text: string, host: string): HostInventory {
         p.length <= 4096 &&
         unsafePath(p) === undefined &&
         typeof f?.kind === 'string' &&
-        KIND.test(f.kind) &&
+        KNOWN_KINDS.has(f.kind) &&
         typeof f.name === 'string' &&
         RESOURCE_NAME.test(f.name) &&
         typeof f.original === 'boolean',

@@ -1,6 +1,8 @@
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { duplicateKeys } from './yaml-bounds.js';
 
+export const MAX_MERGED_YAML_BYTES = 128 * 1024;
+
 /** Items hostop owns in a YAML list of a file that otherwise belongs to someone else. */
 export interface YamlListItems {
   /** Keys from the document root to the list, e.g. ['litellm_settings', 'callbacks']. */
@@ -19,6 +21,11 @@ export function mergeListItems(
   current: string,
   wanted: YamlListItems[],
 ): { content: string } | { problem: string } {
+  // Parsed on the event loop: bounded like a compared file (diff.ts MAX_SEMANTIC_YAML_BYTES).
+  if (Buffer.byteLength(current) > MAX_MERGED_YAML_BYTES)
+    return {
+      problem: `larger than ${MAX_MERGED_YAML_BYTES / 1024} KiB, more than hostop parses to add to a file`,
+    };
   const doc = parseDocument(current, { uniqueKeys: false, prettyErrors: false });
   if (doc.errors.length > 0) return { problem: `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}` };
   if (duplicateKeys(doc).length > 0) return { problem: 'not valid YAML: Map keys must be unique' };

@@ -208,7 +208,10 @@ function parseInline(r: Lines, paths: string[]): Record<string, string> {
     if (Number(m[1]) !== j) r.fail(`inline record ${m[1]} where ${j} was due`);
     if (m[2] === '-') return;
     const bytes = Buffer.from(m[2] as string, 'base64');
-    if (bytes.length > INLINE_MAX_BYTES) r.fail(`inline file #${j} is larger than ${INLINE_MAX_BYTES} bytes`);
+    if (bytes.length > INLINE_MAX_BYTES)
+      r.fail(
+        `${JSON.stringify(path)} is larger than ${INLINE_MAX_BYTES} bytes, more than hostop reads of it`,
+      );
     out[path] = bytes.toString('utf8');
   });
   return out;

@@ -252,7 +252,7 @@ spec: { hosts: [lab-27], path: /etc/hostop-trust-http, content: "x" }
     }
   });
 
-  it('can require a bearer token for /metrics and /status (not /healthz)', async () => {
+  it('can require a bearer token for /metrics and /status (not the probes /healthz and /readyz)', async () => {
     const token = `tok-${tag()}`;
     const tokenFile = join(mkdtempSync(join(tmpdir(), 'hostop-token-')), 'token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
@@ -269,7 +269,8 @@ spec: { hosts: [lab-27], path: /etc/hostop-trust-http, content: "x" }
       const get = (path: string, auth?: string) =>
         fetch(`${d.url}${path}`, auth ? { headers: { Authorization: auth } } : {}).then((r) => r.status);
       expect(await get('/healthz')).toBe(200);
-      for (const path of ['/metrics', '/status', '/readyz']) {
+      expect(await waitFor('ready', async () => (await get('/readyz')) === 200, 60_000)).toBe(true);
+      for (const path of ['/metrics', '/status']) {
         expect(await get(path)).toBe(401);
         expect(await get(path, 'Bearer wrong')).toBe(401);
         expect(await get(path, `Basic ${token}`)).toBe(401);

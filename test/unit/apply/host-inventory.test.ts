@@ -25,6 +25,7 @@ describe('the inventory read from a host is checked before it is believed', () =
     ],
     ['a kind with an escape sequence', inv({ '/etc/motd': entry({ kind: 'File\x1b]0;x\x07' }) })],
     ['a kind that is not PascalCase', inv({ '/etc/motd': entry({ kind: 'file' }) })],
+    ['a kind hostop does not have', inv({ '/etc/motd': entry({ kind: 'Bogus' }) })],
     ['a name that no resource can have', inv({ '/etc/motd': entry({ name: 'Motd With Spaces' }) })],
     ['a relative path', inv({ 'etc/motd': entry() })],
     ['a path with ..', inv({ '/etc/../root/.ssh/authorized_keys': entry() })],

@@ -214,3 +214,29 @@ describe('sameStructure', () => {
     expect(sameStructure(format, a, b)).toBe(want);
   });
 });
+
+describe('a YAML file on a host far larger than the desired one', () => {
+  // 590 KB: a 50,000-key mapping aliased 99 times. Parsing it alone took the YAML library 2 s on the event loop.
+  const bomb = `a: &a\n${Array.from({ length: 50_000 }, (_, i) => `  k${i}: ${i}\n`).join('')}${Array.from(
+    { length: 99 },
+    (_, i) => `r${i}: *a\n`,
+  ).join('')}`;
+  const y = file({ path: '/etc/app/config.yaml', content: 'a: 1\n', format: 'yaml' });
+
+  it('is drift by its size alone: its content is neither fetched nor parsed', () => {
+    const seen = { ...same(y), sha256: sha256(bomb), size: Buffer.byteLength(bomb) };
+    const t = performance.now();
+    const plan = diffHost(intent([y]), observed({ [y.path]: seen }));
+    expect(plan.files[0]).toMatchObject({ action: 'update', changed: ['content'] });
+    expect(plan.needsContent).toEqual([]);
+    // Even handed the content (a plan that shows diffs fetches it), it is compared by bytes, not parsed.
+    const shown = diffHost(intent([y]), observed({ [y.path]: seen }), { contents: { [y.path]: bomb } });
+    expect(shown.files[0]).toMatchObject({ action: 'update', changed: ['content'] });
+    expect(performance.now() - t).toBeLessThan(1000);
+  });
+
+  it('a formatting-only difference of a file of similar size is still no drift', () => {
+    expect(sameStructure('yaml', 'b: 2\na: 1\n', '{a: 1, b: 2}\n')).toBe(true);
+    expect(sameStructure('yaml', `${'#'.repeat(40_000)}\na: 1\n`, 'a: 1\n')).toBe(false);
+  });
+});

@@ -62,4 +62,13 @@ describe('mergeListItems (hostop owns items of a list in a file that is not its 
     const r = mergeListItems(current, otel);
     expect('problem' in r && r.problem).toMatch(problem);
   });
+
+  it('refuses a file larger than it parses on the event loop, before parsing it', () => {
+    const huge = `model_list:\n${'  - model_name: m\n'.repeat(10_000)}`;
+    const t = performance.now();
+    expect(mergeListItems(huge, otel)).toEqual({
+      problem: 'larger than 128 KiB, more than hostop parses to add to a file',
+    });
+    expect(performance.now() - t).toBeLessThan(100);
+  });
 });
