@@ -149,7 +149,18 @@ async function observe(
   const inline = [...(memory.inventory ? [] : [inventoryPath]), ...merged];
   const packages = intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : []));
   const programs = intent.versions.flatMap((v) => ('program' in v.source ? [v.source.program] : []));
-  const observed = await probeHost(conn, { paths, units, inline, packages, programs }, memory.probe, req);
+  // A text file's bytes are what must be there; a JSON/YAML file may differ in bytes and still be in sync.
+  const sizes = Object.fromEntries(
+    intent.files
+      .filter((f) => f.format === 'text' && !f.merge)
+      .map((f) => [f.path, Buffer.byteLength(f.content)]),
+  );
+  const observed = await probeHost(
+    conn,
+    { paths, units, inline, packages, programs, sizes },
+    memory.probe,
+    req,
+  );
   const staleTemps = intent.files
     .map((f) => f.path)
     .filter((p) => (observed.files[tempPathFor(p)]?.type ?? 'missing') !== 'missing');

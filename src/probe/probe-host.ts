@@ -24,6 +24,8 @@ export interface ProbeTargets {
   packages?: string[];
   /** Programs whose `--version` comes back in `observed.programs`. */
   programs?: string[];
+  /** Text files' wanted sizes: one of another size is reported changed without being hashed. */
+  sizes?: Record<string, number>;
 }
 
 /** Default bound on one fetched file: configs are small; a larger file is not shown as a diff. */
@@ -47,6 +49,7 @@ export async function probeHost(
     paths: [...new Set(targets.paths)],
     units: [...new Set(targets.units)],
     known: Object.fromEntries(cache),
+    sizes: targets.sizes,
     inline: targets.inline,
     packages: [...new Set(targets.packages ?? [])].sort(),
     knownPackages: cache.packages,

@@ -23,7 +23,7 @@ export interface ProbeResult {
 
 const STAT =
   /^stat (\d+) (?:-|([0-9a-f]{1,8}) (\d+) (\d+) (\d+) (\S+) (\S+) (\d+:\d+:\d+:\d+\.\d{9}:\d+\.\d{9}))$/;
-const SHA = /^sha256 (\d+) ([0-9a-f]{64}|-|big)$/;
+const SHA = /^sha256 (\d+) ([0-9a-f]{64}|-|big|size)$/;
 const UNIT_KEYS = ['Id', 'LoadState', 'ActiveState', 'UnitFileState'];
 
 interface Stat {
@@ -122,6 +122,14 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
         if (stat.size <= MAX_HASH_BYTES) fail(`file #${i} reported too large to hash at ${stat.size} bytes`);
         // Over MAX_HASH_BYTES: not hashed, never cached; its "hash" equals no content's.
         file.sha256 = `too-large:${stat.size}`;
+        files[path] = file;
+        return;
+      }
+      if (sha === 'size') {
+        if (req.sizes?.[path] === undefined || req.sizes[path] === stat.size)
+          fail(`file #${i} reported of another size than asked at ${stat.size} bytes`);
+        // Not the wanted size: it differs from the wanted content without being read; never cached.
+        file.sha256 = `other-size:${stat.size}`;
         files[path] = file;
         return;
       }

@@ -18,6 +18,8 @@ export interface ProbeRequest {
   units: string[];
   /** The caller's cache from the last pass: files whose signature is unchanged are not hashed. */
   known?: Record<string, KnownFile>;
+  /** The size a file must have to be in sync (text files): one of another size is drift without hashing. */
+  sizes?: Record<string, number>;
   /** Small files (hostop's own state) whose content the probe returns too, saving a round trip. */
   inline?: string[];
   /** Debian packages whose installed version is reported (`dpkg-query`). */
@@ -120,7 +122,10 @@ function pathLines(req: ProbeRequest): string[] {
   const out: string[] = [];
   req.paths.forEach((p, i) => {
     const known = req.known?.[p];
-    out.push(`p${i}=${quoteArg(p)}${known ? ` k${i}=${quoteArg(known.signature)}` : ''}`);
+    const size = req.sizes?.[p];
+    out.push(
+      `p${i}=${quoteArg(p)}${known ? ` k${i}=${quoteArg(known.signature)}` : ''}${size === undefined ? '' : ` z${i}=${size}`}`,
+    );
   });
   out.push('set --; e=');
   req.paths.forEach((_, i) => {
@@ -141,7 +146,10 @@ function pathLines(req: ProbeRequest): string[] {
     // probe's deadline on every pass): it is reported as too large, which no desired content can equal.
     '  case $l in 8???\\ *) r=${l#* }; if [ "${r%% *}" -gt ' +
       String(MAX_HASH_BYTES) +
-      ' ]; then printf \'sha256 %s big\\n\' "$i"; else eval "k=\\${k$i-}"; [ "${l##* }" = "$k" ] || h="$h $i"; fi;; esac',
+      ' ]; then printf \'sha256 %s big\\n\' "$i"; else eval "k=\\${k$i-} z=\\${z$i-}"; ' +
+      // A file whose size is not the wanted one differs: no need to read it (a text file; see ProbeRequest.sizes).
+      'if [ -n "$z" ] && [ "${r%% *}" != "$z" ]; then printf \'sha256 %s size\\n\' "$i"; ' +
+      'elif [ "${l##* }" != "$k" ]; then h="$h $i"; fi; fi;; esac',
     'done',
     'if [ -n "$h" ]; then set --; for i in $h; do eval "set -- \\"\\$@\\" \\"\\$p$i\\""; done',
     ...oneLinePerArg('sha256sum --').map((l) => `  ${l}`),

@@ -213,6 +213,25 @@ describe('versions, read by the real dpkg-query and a real program on this machi
 });
 
 describe('a huge (sparse) managed file', () => {
+  it('a text file of another size than the wanted one is reported changed without being hashed', () => {
+    const grown = join(dir, 'grown.txt');
+    writeFileSync(grown, 'x'.repeat(10_000));
+    const wanted = join(dir, 'wanted.txt');
+    writeFileSync(wanted, 'same\n');
+    const req = { paths: [grown, wanted], units: [], sizes: { [grown]: 5, [wanted]: 5 } };
+    const { stdout, result } = runProbe(req);
+    expect(result.observed.files[grown]).toMatchObject({
+      type: 'file',
+      size: 10_000,
+      sha256: 'other-size:10000',
+    });
+    expect(stdout).not.toContain(sha(grown)); // never read
+    expect(result.known[grown]).toBeUndefined();
+    expect(result.observed.files[wanted]?.sha256).toBe(sha(wanted));
+    rmSync(grown);
+    rmSync(wanted);
+  });
+
   it('is reported too large to hash instead of being read: a 200 GB sparse file costs one stat', () => {
     const big = join(dir, 'sparse-200G');
     execFileSync('truncate', ['-s', '200G', big]);
