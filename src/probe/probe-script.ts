@@ -57,6 +57,12 @@ export const MAX_HASH_BYTES = 16 * 1024 * 1024;
 /** The most an inline file may hold; a larger one is a protocol error, not silently cut. */
 export const INLINE_MAX_BYTES = 1024 * 1024;
 
+/**
+ * Seconds one sha256sum run may take (files up to MAX_HASH_BYTES read in well under one); it runs at most twice
+ * per probe (all files, then each alone), within the probe's own deadline.
+ */
+export const HASH_TIMEOUT_S = 10;
+
 /** `stat` fields per path: raw mode (hex), size, uid, gid, owner, group, signature (last: compared whole). */
 /** A file's stat signature (`dev:inode:size:mtime.ns:ctime.ns`): equal signatures mean equal content. */
 const SIGNATURE = '%d:%i:%s:%.9Y:%.9Z';
@@ -152,7 +158,9 @@ function pathLines(req: ProbeRequest): string[] {
       'elif [ "${l##* }" != "$k" ]; then h="$h $i"; fi; fi;; esac',
     'done',
     'if [ -n "$h" ]; then set --; for i in $h; do eval "set -- \\"\\$@\\" \\"\\$p$i\\""; done',
-    ...oneLinePerArg('sha256sum --').map((l) => `  ${l}`),
+    // Bounded in time too: a file that grows between its stat and its hash (a sparse 200 GB file swapped in)
+    // would otherwise keep sha256sum reading long after the probe gave up on it (seen: 11 minutes of a core).
+    ...oneLinePerArg(`timeout -k 1 ${HASH_TIMEOUT_S} sha256sum --`).map((l) => `  ${l}`),
     // sha256sum prefixes a line with `\\` when it escapes the name; the hash is the first field.
     '  for i in $h; do l=${1#\\\\}; shift; printf \'sha256 %s %s\\n\' "$i" "${l%% *}"; done',
     'fi',
