@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { loadDesiredState } from '../../src/core/load.js';
 import type { HostIntent } from '../../src/core/model.js';
 import { renderSnapshot } from '../../src/core/render.js';
 import { fleetPass } from '../../src/engine/fleet-pass.js';
 import type { HostMemory } from '../../src/engine/reconcile-host.js';
+import { kindByName } from '../../src/kinds/registry.js';
+import { loadDesiredState } from '../../src/source/load.js';
 import { ConnectionPool } from '../../src/ssh/connection-pool.js';
 import type { TransportCounters } from '../../src/ssh/host-connection.js';
 import type { TimedRun } from './results.js';
@@ -14,7 +15,7 @@ export function renderIntents(dir: string): HostIntent[] {
   const loaded = loadDesiredState(dir);
   if (!loaded.snapshot)
     throw new Error(`${dir}: invalid desired state: ${loaded.problems.map((p) => p.message).join('; ')}`);
-  return renderSnapshot(loaded.snapshot).filter((i) => i.files.length + i.services.length > 0);
+  return renderSnapshot(loaded.snapshot, kindByName).filter((i) => i.files.length + i.services.length > 0);
 }
 
 export interface CliRun extends ProcessResult {

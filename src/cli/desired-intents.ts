@@ -1,7 +1,6 @@
-import { loadDesiredState } from '../core/load.js';
 import type { HostIntent, Snapshot } from '../core/model.js';
-import { renderSnapshot } from '../core/render.js';
 import { matchesSelector } from '../core/selector.js';
+import { gitRevision, loadDesiredState } from '../source/load.js';
 import { UsageError } from './args.js';
 import { formatProblem } from './problems-output.js';
 
@@ -35,21 +34,22 @@ export interface DesiredIntents {
  * have been printed. A second directory, a `--hosts` name that is no host, or a malformed `--selector` is a
  * UsageError naming it.
  */
-export function loadIntents(
+export async function loadIntents(
   values: Record<string, unknown>,
   positionals: string[],
   untouched: string,
-): DesiredIntents | undefined {
+): Promise<DesiredIntents | undefined> {
   const dir = positionals[0] ?? 'desired-state';
   if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
-  const loaded = loadDesiredState(dir, { inventory: values.inventory as string | undefined });
+  const inventory = values.inventory as string | undefined;
+  const loaded = loadDesiredState(dir, { inventory, revision: await gitRevision(dir) });
   for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
-  if (!loaded.snapshot) {
+  if (!loaded.snapshot || !loaded.intents) {
     process.stderr.write(`${dir}: desired state is invalid; ${untouched}.\n`);
     return undefined;
   }
   const intents = select(
-    renderSnapshot(loaded.snapshot),
+    loaded.intents,
     values.hosts as string | undefined,
     values.selector as string | undefined,
   );

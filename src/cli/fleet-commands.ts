@@ -66,7 +66,7 @@ async function runFleet(
   const connectTimeoutMs = values['connect-timeout']
     ? parseDuration(String(values['connect-timeout']), '--connect-timeout')
     : 10_000;
-  const desired = loadIntents(values, positionals, 'nothing was planned or touched');
+  const desired = await loadIntents(values, positionals, 'nothing was planned or touched');
   if (!desired) return 1;
   const { snapshot, intents } = desired;
   // The SSH side loads only when there is something to connect to (validate, --help, a broken state skip it).

@@ -39,7 +39,7 @@ export const renderCommand: CommandSpec = {
   ],
   async run(values, positionals) {
     const format = outputFormat(values.output);
-    const desired = loadIntents(values, positionals, 'nothing was rendered');
+    const desired = await loadIntents(values, positionals, 'nothing was rendered');
     if (!desired) return 1;
     const files = renderedFiles(desired.intents, values['show-secrets'] === true);
     if (format === 'json') process.stdout.write(`${JSON.stringify(files, null, 2)}\n`);

@@ -1,5 +1,5 @@
-import { loadDesiredState } from '../core/load.js';
-import { renderSnapshot } from '../core/render.js';
+import type { HostIntent, Snapshot } from '../core/model.js';
+import { gitRevision, loadDesiredState } from '../source/load.js';
 import { type CommandSpec, outputFormat } from './args.js';
 import { formatProblem } from './problems-output.js';
 
@@ -19,11 +19,12 @@ export const validateCommand: CommandSpec = {
   async run(values, positionals) {
     const dir = positionals[0] ?? 'desired-state';
     const format = outputFormat(values.output);
-    const result = loadDesiredState(dir, { inventory: values.inventory as string | undefined });
+    const inventory = values.inventory as string | undefined;
+    const result = loadDesiredState(dir, { inventory, revision: await gitRevision(dir) });
     const errors = result.problems.filter((p) => p.severity === 'error');
     const snapshot = result.snapshot;
     if (format === 'json') {
-      const summary = snapshot && summarize(snapshot);
+      const summary = snapshot && result.intents && summarize(snapshot, result.intents);
       process.stdout.write(
         `${JSON.stringify({ valid: errors.length === 0, problems: result.problems, summary }, null, 2)}\n`,
       );
@@ -34,7 +35,7 @@ export const validateCommand: CommandSpec = {
       process.stderr.write(`\n${dir}: invalid, ${errors.length} error(s)\n`);
       return 1;
     }
-    const s = summarize(snapshot);
+    const s = summarize(snapshot, result.intents ?? []);
     const out = [
       `${dir}: valid${snapshot.revision ? ` at revision ${snapshot.revision}` : ''}`,
       '',
@@ -51,10 +52,10 @@ export const validateCommand: CommandSpec = {
   },
 };
 
-function summarize(snapshot: NonNullable<ReturnType<typeof loadDesiredState>['snapshot']>) {
+function summarize(snapshot: Snapshot, intents: HostIntent[]) {
   const kinds: Record<string, number> = {};
   for (const r of snapshot.resources) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
-  const hosts = renderSnapshot(snapshot).map((i) => ({
+  const hosts = intents.map((i) => ({
     name: i.host.name,
     files: i.files.length,
     services: i.services.length,

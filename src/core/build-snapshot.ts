@@ -1,7 +1,14 @@
-import { kindByName } from '../kinds/registry.js';
-import type { SourceFile } from '../source/read-files.js';
 import { checkCollectorRoutes } from './collector-routes.js';
-import { API_VERSION, type HostRef, type Problem, type Resource, type Snapshot } from './model.js';
+import type { KindLookup } from './kind-module.js';
+import {
+  API_VERSION,
+  type HostIntent,
+  type HostRef,
+  type Problem,
+  type Resource,
+  type Snapshot,
+  type SourceFile,
+} from './model.js';
 import { type ParsedDocument, parseDocuments } from './parse-documents.js';
 import { renderFleet } from './render.js';
 import { type KindSchema, describeSchemaErrors } from './schemas.js';
@@ -10,6 +17,8 @@ import { type HostSelection, selectHosts } from './selector.js';
 export interface BuildResult {
   /** Present only when there is no error (warnings allowed). */
   snapshot?: Snapshot;
+  /** The snapshot rendered, one intent per host (rendered once, while checking it): present with the snapshot. */
+  intents?: HostIntent[];
   /** Every problem found, errors and warnings, sorted by file and line. */
   problems: Problem[];
 }
@@ -36,12 +45,13 @@ const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec']);
 export function buildSnapshot(
   files: SourceFile[],
   schemas: Map<string, KindSchema>,
+  kindOf: KindLookup,
   opts: BuildOptions = {},
 ): BuildResult {
   const problems: Problem[] = [];
   const docs = new Map<Resource, ParsedDocument>();
-  const fromDir = collect(files, schemas, problems, docs);
-  const fromInventory = collect(opts.inventory ?? [], schemas, problems, docs);
+  const fromDir = collect(files, schemas, kindOf, problems, docs);
+  const fromInventory = collect(opts.inventory ?? [], schemas, kindOf, problems, docs);
   for (const r of fromInventory.filter((r) => r.kind !== 'Host')) {
     problems.push(
       err(r.source.file, r.source.line, '/kind', `an inventory holds only Host resources, not ${r.kind}`),
@@ -59,19 +69,21 @@ export function buildSnapshot(
   hosts.sort((a, b) => a.name.localeCompare(b.name));
   const snapshot: Snapshot = { resources, hosts, revision: opts.revision, warnings: [] };
   const lineOf = (r: Resource, path: string) => docs.get(r)?.lineOf(path) ?? r.source.line;
-  checkSelections(snapshot, problems, lineOf);
+  checkSelections(snapshot, kindOf, problems, lineOf);
   problems.push(...checkCollectorRoutes(snapshot, lineOf));
-  if (!problems.some((p) => p.severity === 'error')) problems.push(...renderFleet(snapshot).problems);
+  const rendered = problems.some((p) => p.severity === 'error') ? undefined : renderFleet(snapshot, kindOf);
+  problems.push(...(rendered?.problems ?? []));
 
   problems.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
-  if (problems.some((p) => p.severity === 'error')) return { problems };
+  if (!rendered || problems.some((p) => p.severity === 'error')) return { problems };
   snapshot.warnings = problems;
-  return { snapshot, problems };
+  return { snapshot, intents: rendered.intents, problems };
 }
 
 function collect(
   files: SourceFile[],
   schemas: Map<string, KindSchema>,
+  kindOf: KindLookup,
   problems: Problem[],
   docs: Map<Resource, ParsedDocument>,
 ): Resource[] {
@@ -84,7 +96,7 @@ function collect(
     const parsed = parseDocuments(f.file, f.text);
     problems.push(...parsed.problems);
     for (const doc of parsed.docs) {
-      const res = toResource(doc, schemas, problems);
+      const res = toResource(doc, schemas, kindOf, problems);
       if (res) {
         out.push(res);
         docs.set(res, doc);
@@ -98,6 +110,7 @@ function collect(
 function toResource(
   doc: ParsedDocument,
   schemas: Map<string, KindSchema>,
+  kindOf: KindLookup,
   problems: Problem[],
 ): Resource | undefined {
   const bad = (path: string, message: string) =>
@@ -135,8 +148,7 @@ function toResource(
     spec: d.spec as Record<string, unknown>,
     source: { file: doc.file, line: doc.line },
   };
-  const kind = kindByName(res.kind);
-  for (const p of kind?.validate?.(res) ?? []) bad(p.path, p.message);
+  for (const p of kindOf(res.kind)?.validate?.(res) ?? []) bad(p.path, p.message);
   return problems.length > before ? undefined : res;
 }
 
@@ -215,6 +227,7 @@ function checkDuplicates(resources: Resource[], problems: Problem[]): void {
 
 function checkSelections(
   snapshot: Snapshot,
+  kindOf: KindLookup,
   problems: Problem[],
   lineOf: (r: Resource, path: string) => number,
 ): void {
@@ -239,7 +252,7 @@ function checkSelections(
           message: `unknown host ${JSON.stringify(h)}: no Host resource has that name`,
         });
     });
-    for (const ref of kindByName(r.kind)?.hostReferences?.(r) ?? []) {
+    for (const ref of kindOf(r.kind)?.hostReferences?.(r) ?? []) {
       if (!names.has(ref.host))
         problems.push({
           severity: 'error',

@@ -60,6 +60,14 @@ export interface HostRef {
 }
 
 /** A validated desired state: the unit of change for the daemon. */
+/** One file of a desired-state directory as read from disk (`source/read-files.ts`), or why it was refused. */
+export interface SourceFile {
+  /** Path as the user can open it: the directory as given, joined with the path below it. */
+  file: string;
+  text?: string;
+  refused?: string;
+}
+
 export interface Snapshot {
   resources: Resource[];
   hosts: HostRef[];

@@ -1,4 +1,4 @@
-import { kindByName } from '../kinds/registry.js';
+import type { KindLookup } from './kind-module.js';
 import type { HostIntent, Problem, Resource, ServiceIntent, Snapshot } from './model.js';
 import { type HostSelection, selectHosts } from './selector.js';
 
@@ -19,14 +19,14 @@ export function activeResources(snapshot: Snapshot): Resource[] {
  * Pure: the intent of every host of the snapshot (sorted by host name, files by path). A path claimed by two
  * resources on one host is a problem naming both; the first claim wins in the returned intent.
  */
-export function renderFleet(snapshot: Snapshot): RenderResult {
+export function renderFleet(snapshot: Snapshot, kindOf: KindLookup): RenderResult {
   const problems: Problem[] = [];
   const byHost = new Map<string, HostIntent>();
   const claims = new Map<string, Resource>();
   for (const host of snapshot.hosts)
     byHost.set(host.name, { host, files: [], services: [], checks: [], versions: [] });
   for (const res of activeResources(snapshot)) {
-    const kind = kindByName(res.kind);
+    const kind = kindOf(res.kind);
     if (!kind) continue; // the loader has reported the unknown kind already
     for (const host of selectHosts(res.spec as HostSelection, snapshot.hosts)) {
       const intent = byHost.get(host.name)!;
@@ -66,8 +66,8 @@ export function renderFleet(snapshot: Snapshot): RenderResult {
 }
 
 /** The intents alone, for callers that work on an already validated snapshot. */
-export function renderSnapshot(snapshot: Snapshot): HostIntent[] {
-  return renderFleet(snapshot).intents;
+export function renderSnapshot(snapshot: Snapshot, kindOf: KindLookup): HostIntent[] {
+  return renderFleet(snapshot, kindOf).intents;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parseAllDocuments } from 'yaml';
@@ -20,17 +19,12 @@ export interface SchemaError {
   message: string;
 }
 
-/** Directory of the CRDs shipped with hostop (same relative place from `src/core` and `dist/core`). */
-export const CRD_DIR = new URL('../../crds/', import.meta.url);
-
-let cached: Map<string, KindSchema> | undefined;
-
 /**
- * Compiles every CRD in `crds/` once per process. The CRDs are the only schema source; a broken CRD is a bug
- * in hostop itself, so this throws (at start-up), unlike the desired-state loader.
+ * Compiles the kinds' schemas from the texts of CustomResourceDefinition files (pure; reading them is
+ * `source/crds.ts`). The CRDs are the only schema source; a broken CRD is a bug in hostop itself, so this
+ * throws (at start-up), unlike the desired-state loader.
  */
-export function kindSchemas(): Map<string, KindSchema> {
-  if (cached) return cached;
+export function compileKindSchemas(crdTexts: readonly string[]): Map<string, KindSchema> {
   // optimize: false compiles three times faster (measured: ~500 -> ~160 ms for all CRDs); start-up matters
   // for every CLI run, while validating a few hundred small documents barely notices the simpler code.
   const ajv = new Ajv({ strict: false, allErrors: true, useDefaults: true, code: { optimize: false } });
@@ -38,10 +32,8 @@ export function kindSchemas(): Map<string, KindSchema> {
   // `format: password` marks a secret in the CRDs (a Kubernetes-compatible way to say it); any string is valid.
   ajv.addFormat('password', true);
   const out = new Map<string, KindSchema>();
-  for (const name of readdirSync(CRD_DIR)
-    .filter((n) => /\.ya?ml$/.test(n))
-    .sort()) {
-    for (const doc of parseAllDocuments(readFileSync(new URL(name, CRD_DIR), 'utf8'))) {
+  for (const text of crdTexts) {
+    for (const doc of parseAllDocuments(text)) {
       const crd = doc.toJS() as CrdDocument;
       if (crd?.kind !== 'CustomResourceDefinition') continue;
       const version = crd.spec.versions.find((v) => v.storage) ?? crd.spec.versions[0]!;
@@ -53,7 +45,6 @@ export function kindSchemas(): Map<string, KindSchema> {
       });
     }
   }
-  cached = out;
   return out;
 }
 

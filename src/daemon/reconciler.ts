@@ -1,12 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { formatProblem } from '../cli/problems-output.js';
 import { HostopError } from '../core/errors.js';
-import { loadDesiredState } from '../core/load.js';
 import type { HostIntent, Snapshot } from '../core/model.js';
-import { renderSnapshot } from '../core/render.js';
 import { type HostMemory, newHostMemory, reconcileHost } from '../engine/reconcile-host.js';
 import { type Logger, childFor } from '../observe/logger.js';
 import type { HostopMetrics } from '../observe/metrics.js';
+import { gitRevision, loadDesiredState } from '../source/load.js';
 import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { recordOutcome, resourcesOf } from './host-status-update.js';
 import type { StatusStore } from './status-store.js';
@@ -51,6 +50,8 @@ export class Reconciler {
   private readonly queue: WorkQueue;
   private resyncTimer?: NodeJS.Timeout;
   private stopping = false;
+  private reloading?: Promise<void>;
+  private reloadAgain = false;
   private knownSecrets: readonly string[] = [];
 
   constructor(private readonly opts: ReconcilerOptions) {
@@ -62,7 +63,7 @@ export class Reconciler {
 
   /** Loads the first snapshot and starts working. */
   start(): void {
-    this.reload();
+    void this.reload();
     this.queue.start((host, signal) => this.reconcile(host, signal), { concurrency: this.opts.concurrency });
     this.scheduleResync();
   }
@@ -74,12 +75,33 @@ export class Reconciler {
 
   /**
    * Re-reads and validates the whole desired state. Valid: it replaces the one in force and only hosts whose
-   * intent changed are enqueued. Invalid: reported (log, status, metric), nothing is enqueued.
+   * intent changed are enqueued. Invalid: reported (log, status, metric), nothing is enqueued. One reload runs at
+   * a time; asked for during one, it runs once more after it. Resolves once the state asked for is in force.
    */
-  reload(): void {
-    if (this.stopping) return;
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        if (this.stopping) return;
+        // git runs asynchronously (never on the event loop); the files are read and validated in one go.
+        const revision = await gitRevision(this.opts.dir);
+        this.loadNow(revision);
+      } while (this.reloadAgain);
+    })()
+      .catch((err) => this.opts.log.error({ err }, 'reloading the desired state failed'))
+      .finally(() => {
+        this.reloading = undefined;
+      });
+    return this.reloading;
+  }
+
+  private loadNow(revision: string | undefined): void {
     const { dir, inventory, log, metrics, status } = this.opts;
-    const loaded = loadDesiredState(dir, { inventory });
+    const loaded = loadDesiredState(dir, { inventory, revision });
     if (!loaded.snapshot) {
       const errors = loaded.problems.filter((p) => p.severity === 'error');
       const summary = `${errors.length} problem(s): ${errors.slice(0, 5).map(formatProblem).join('; ')}`;
@@ -98,7 +120,7 @@ export class Reconciler {
     this.snapshot = snapshot;
     metrics.recordDesiredStateLoaded(snapshot.revision, new Date());
     status.recordDesiredStateLoaded(snapshot.revision);
-    const rendered = renderSnapshot(snapshot);
+    const rendered = loaded.intents ?? [];
     this.knownSecrets = [...new Set(rendered.flatMap((i) => i.files.flatMap((f) => f.secrets)))];
     status.setKnownSecrets(this.knownSecrets);
     if (changed)
@@ -161,8 +183,7 @@ export class Reconciler {
     this.resyncTimer = setTimeout(() => {
       // Re-read the desired state too: a watcher can miss a change (a git-sync symlink swap, a network
       // filesystem); reloading is cheap and enqueues nothing when nothing changed.
-      this.reload();
-      this.resyncAll();
+      void this.reload().then(() => this.resyncAll());
       this.scheduleResync();
     }, delay);
     this.resyncTimer.unref();

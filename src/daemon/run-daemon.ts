@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { GIT_NO_HOOKS } from '../core/load.js';
 import { startHttpServer } from '../observe/http-server.js';
 import { type Logger, createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
+import { GIT_NO_HOOKS } from '../source/load.js';
 import { watchPaths } from '../source/watch-dir.js';
 import { ConnectionPool } from '../ssh/connection-pool.js';
 import { Reconciler } from './reconciler.js';
@@ -71,7 +71,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const watcher = watchPaths(
     [o.dir, ...(o.inventory ? [o.inventory] : [])],
     100,
-    () => reconciler.reload(),
+    () => void reconciler.reload(),
     (e) => log.warn({ err: e }, 'watch error'),
   );
   const pullTimer = o.gitPullMs ? startGitPull(o.dir, o.gitPullMs, log) : undefined;
@@ -97,8 +97,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     process.once('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reloading the desired state');
-      reconciler.reload();
-      reconciler.resyncAll();
+      void reconciler.reload().then(() => reconciler.resyncAll());
     });
   });
 }

@@ -1,13 +1,10 @@
 import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { SourceFile } from '../core/model.js';
+
 /** One desired-state file as read from disk; `text` is undefined when the file was refused (`refused` says why). */
-export interface SourceFile {
-  /** Path as the user can open it: the directory as given, joined with the path below it. */
-  file: string;
-  text?: string;
-  refused?: string;
-}
+export type { SourceFile };
 
 /** A file larger than this is refused: desired state is config, not data (and it bounds parser memory). */
 export const MAX_FILE_BYTES = 1024 * 1024;

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildSnapshot } from '../../src/core/build-snapshot.js';
-import { kindSchemas } from '../../src/core/schemas.js';
+import { kindByName } from '../../src/kinds/registry.js';
+import { kindSchemas } from '../../src/source/crds.js';
 import { desiredState, hostDocs, hostop } from '../support/fleet.js';
 import { labSsh } from '../support/lab.js';
 import { hostileString } from '../unit/hostile/hostile-strings.js';
@@ -34,6 +35,7 @@ function alone(resource: string) {
       { file: 'resources.yaml', text: resource },
     ],
     kindSchemas(),
+    kindByName,
   );
 }
 

@@ -3,11 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDesiredState } from '../../src/core/load.js';
 import type { HostRef } from '../../src/core/model.js';
 import { renderSnapshot } from '../../src/core/render.js';
 import { type HostMemory, newHostMemory, reconcileHost } from '../../src/engine/reconcile-host.js';
+import { kindByName } from '../../src/kinds/registry.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../../src/probe/probe-host.js';
+import { loadDesiredState } from '../../src/source/load.js';
 import { ConnectionPool } from '../../src/ssh/connection-pool.js';
 import { desiredState, fileResource } from '../support/fleet.js';
 import { labHost, labSsh } from '../support/lab.js';
@@ -200,7 +201,7 @@ describe('a reconcile pass over a host hostop manages', () => {
     const host = 'lab-04';
     labSsh(host, 'rm -rf /var/lib/hostop /etc/hostop-test-roundtrip');
     const dir = desiredState([host], fileResource('rt', [host], '/etc/hostop-test-roundtrip', 'x\n'));
-    const intent = renderSnapshot(loadDesiredState(dir).snapshot!)[0]!;
+    const intent = renderSnapshot(loadDesiredState(dir).snapshot!, kindByName)[0]!;
     const opts = { apply: false, prune: true, wantDiffs: false };
     // hostop manages the file from here on: its inventory exists on the host.
     const applied = await reconcileHost(pool, intent, newHostMemory(), { ...opts, apply: true });
@@ -227,6 +228,7 @@ describe('a reconcile pass over a host hostop manages', () => {
             fileResource('rt2', [host], '/etc/hostop-test-roundtrip2', 'y\n'),
         ),
       ).snapshot!,
+      kindByName,
     )[0]!;
     expect((await reconcileHost(pool, both, newHostMemory(), { ...opts, apply: true })).status).toBe(
       'converged',

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RenderedFile } from '../../src/cli/render-command.js';
 import { diffHost } from '../../src/core/diff.js';
-import { loadDesiredState } from '../../src/core/load.js';
 import { renderSnapshot } from '../../src/core/render.js';
+import { kindByName } from '../../src/kinds/registry.js';
+import { loadDesiredState } from '../../src/source/load.js';
 import { HOSTOP_BIN, hostDocs, hostop } from '../support/fleet.js';
 import { observedFiles } from '../support/intents.js';
 
@@ -109,7 +110,7 @@ describe('hostop render', { timeout: 120_000 }, () => {
   it('masks secret values exactly as plan does, and shows them only with --show-secrets', async () => {
     const masked = await renderJson([HEADER_SECRET]);
     const shown = await renderJson([HEADER_SECRET, '--show-secrets']);
-    const intents = renderSnapshot(loadDesiredState(HEADER_SECRET).snapshot!);
+    const intents = renderSnapshot(loadDesiredState(HEADER_SECRET).snapshot!, kindByName);
     const secretFiles = intents.flatMap((i) =>
       i.files.filter((f) => f.secrets.length > 0).map((f) => ({ i, f })),
     );

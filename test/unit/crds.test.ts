@@ -6,8 +6,8 @@ import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { CRD_TYPES_PATH, generateCrdTypes } from '../../scripts/gen-types.js';
-import { loadDesiredState } from '../../src/core/load.js';
 import { kinds } from '../../src/kinds/registry.js';
+import { loadDesiredState } from '../../src/source/load.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { kindSchemas } from '../../src/core/schemas.js';
 import { createMetrics } from '../../src/observe/metrics.js';
+import { kindSchemas } from '../../src/source/crds.js';
 
 // Dashboards are checked against the real promtool (PromQL syntax) and against the metric names that really
 // exist: hostop's own registry (its metrics plus prom-client's process metrics), Prometheus' `up`/`ALERTS`,

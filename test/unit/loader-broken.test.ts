@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatProblem } from '../../src/cli/problems-output.js';
-import { loadDesiredState } from '../../src/core/load.js';
+import { loadDesiredState } from '../../src/source/load.js';
 import { MAX_FILE_BYTES } from '../../src/source/read-files.js';
 
 // Each folder under test/broken/ is one broken desired state; EXPECTED holds every problem line it must yield,

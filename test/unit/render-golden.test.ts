@@ -2,9 +2,10 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadDesiredState } from '../../src/core/load.js';
 import type { HostIntent } from '../../src/core/model.js';
 import { renderSnapshot } from '../../src/core/render.js';
+import { kindByName } from '../../src/kinds/registry.js';
+import { loadDesiredState } from '../../src/source/load.js';
 
 /**
  * Golden render tests: each test/cases/NNN-name/ holds `input/*.yaml` (Hosts and the resources under test)
@@ -63,9 +64,9 @@ describe('golden renders', () => {
     const dir = join(CASES, name);
     const loaded = loadDesiredState(join(dir, 'input'));
     expect(loaded.problems.filter((p) => p.severity === 'error')).toEqual([]);
-    const intents = renderSnapshot(loaded.snapshot!);
+    const intents = renderSnapshot(loaded.snapshot!, kindByName);
     // Deterministic: a second render is byte-identical.
-    expect(renderSnapshot(loaded.snapshot!)).toEqual(intents);
+    expect(renderSnapshot(loaded.snapshot!, kindByName)).toEqual(intents);
     const actual = expectedFiles(intents);
     const expectedDir = join(dir, 'expected');
     if (update) {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS';
 const host = (name: string, role: string) => ({
@@ -42,6 +43,7 @@ function load(collectors: object[], sender: object) {
   return buildSnapshot(
     files.map(({ file, docs }) => ({ file, text: docs.map((d) => stringify(d)).join('---\n') })),
     kindSchemas(),
+    kindByName,
   );
 }
 const problems = (collectors: object[], sender: object) =>
@@ -179,7 +181,7 @@ describe('what the check takes a collector to receive', () => {
       doc('File', 'f', { hosts: ['app-01'], path: '/etc/f', content: '' }),
     );
     expect(alone.problems).toEqual([]);
-    const file = renderSnapshot(alone.snapshot!).find((i) => i.host.name === 'obs-01')!.files[0]!;
+    const file = renderSnapshot(alone.snapshot!, kindByName).find((i) => i.host.name === 'obs-01')!.files[0]!;
     const config = parse(file.content) as {
       receivers: { otlp: { protocols: Record<'grpc' | 'http', { endpoint: string }> } };
       service: { pipelines: Record<string, { receivers: string[] }> };

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDesiredState } from '../../../src/core/load.js';
 import type { HostRef } from '../../../src/core/model.js';
 import { parseDocuments } from '../../../src/core/parse-documents.js';
+import { loadDesiredState } from '../../../src/source/load.js';
 import { hostDocs } from '../../support/fleet.js';
 
 // Empty and comment-only documents are skipped, as kubectl, Helm, Kustomize and Flux skip them. The other way

@@ -4,7 +4,8 @@ import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import type { FileIntent } from '../../../src/core/model.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 import { type SourceFile, readDesiredStateFiles } from '../../../src/source/read-files.js';
 import { hostileString } from './hostile-strings.js';
 
@@ -97,13 +98,13 @@ function load(doc: unknown) {
   };
   // A Host is tested alone: the fleet's hosts.yaml already defines it.
   const set = (doc as { kind: string }).kind === 'Host' ? [underTest] : [hostsFile, underTest];
-  return buildSnapshot(set, kindSchemas());
+  return buildSnapshot(set, kindSchemas(), kindByName);
 }
 
 function rendered(doc: unknown): FileIntent[] {
   const r = load(doc);
   expect(r.snapshot, JSON.stringify(r.problems.slice(0, 3))).toBeDefined();
-  return renderSnapshot(r.snapshot!).flatMap((i) => i.files);
+  return renderSnapshot(r.snapshot!, kindByName).flatMap((i) => i.files);
 }
 
 /** The structure of a parsed value with its strings blanked: what a hostile string must not change. */
@@ -160,7 +161,7 @@ describe('a hostile string in any field of any kind', () => {
               return;
             }
             if (!base.snapshot) return; // accepted only in hostile form: nothing benign to compare with
-            const after = renderSnapshot(result.snapshot).flatMap((i) => i.files);
+            const after = renderSnapshot(result.snapshot, kindByName).flatMap((i) => i.files);
             expect(after.length, hostile.path).toBe(before.length);
             if (hostile.path === '/spec/content') {
               // A File's content is the file: exactly those bytes (file-bytes.test.ts writes them on a real sh).

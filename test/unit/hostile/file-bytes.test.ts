@@ -14,9 +14,10 @@ import {
 } from '../../../src/apply/apply-scripts.js';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
 import { parseProbeOutput } from '../../../src/probe/probe-parse.js';
 import { buildProbeScript } from '../../../src/probe/probe-script.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 import { hostileString } from './hostile-strings.js';
 
 // Generated hostile File resources go the whole way a real apply takes — YAML text, loader, render, the stage and
@@ -63,6 +64,7 @@ function load(spec: Record<string, unknown>) {
       { file: 'resources.yaml', text },
     ],
     kindSchemas(),
+    kindByName,
   );
 }
 
@@ -91,7 +93,7 @@ describe('hostile File resources, applied by the real scripts on a real sh', () 
             expect(existsSync(canary)).toBe(false);
             return;
           }
-          const file = renderSnapshot(loaded.snapshot)[0]!.files[0]!;
+          const file = renderSnapshot(loaded.snapshot, kindByName)[0]!.files[0]!;
           expect(file.path).toBe(path);
           expect(file.content).toBe(content);
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffHost } from '../../../src/core/diff.js';
-import { loadDesiredState } from '../../../src/core/load.js';
+import { loadDesiredState } from '../../../src/source/load.js';
 import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js';
 
 // Hostile sizes and shapes: each is refused with a problem or handled in bounded time, never a hang or a crash.

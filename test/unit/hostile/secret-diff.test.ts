@@ -3,7 +3,8 @@ import { stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { diffHost } from '../../../src/core/diff.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js';
 
 // Plans show unified diffs; a diff has two sides. The desired secrets are declared, the ones they replace on the
@@ -98,9 +99,10 @@ describe('secrets that are multi-line, rotated or removed (issue: TLS keys in se
         },
       ],
       kindSchemas(),
+      kindByName,
     );
     expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
-    return renderSnapshot(snapshot!).find((i) => i.host.name === 'mon')!.files[0]!;
+    return renderSnapshot(snapshot!, kindByName).find((i) => i.host.name === 'mon')!.files[0]!;
   };
   const diffOf = (next: ReturnType<typeof render>, before?: string) =>
     planDiff(next.content, next.secrets, before);

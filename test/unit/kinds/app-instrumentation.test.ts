@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
 import { escapeQuoted } from '../../../src/kinds/systemd-drop-in.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 
 /** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
 function expectProblem(lines: string[], message: string) {
@@ -30,11 +31,12 @@ const build = (spec: Record<string, unknown>) =>
   buildSnapshot(
     [{ file: 't.yaml', text: [...hosts, app(spec)].map((d) => stringify(d)).join('---\n') }],
     kindSchemas(),
+    kindByName,
   );
 function intent(spec: Record<string, unknown>) {
   const { snapshot, problems } = build(spec);
   expect(problems).toEqual([]);
-  return renderSnapshot(snapshot!).find((i) => i.host.name === 'app')!;
+  return renderSnapshot(snapshot!, kindByName).find((i) => i.host.name === 'app')!;
 }
 /** The variables of a rendered drop-in, read back the way systemd unquotes them. */
 function dropInEnv(content: string): Record<string, string> {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 
 /** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
 function expectProblem(lines: string[], message: string) {
@@ -30,11 +31,12 @@ const build = (spec: Record<string, unknown>) =>
   buildSnapshot(
     [{ file: 't.yaml', text: [...hosts, settings(spec)].map((d) => stringify(d)).join('---\n') }],
     kindSchemas(),
+    kindByName,
   );
 function intent(spec: Record<string, unknown>) {
   const { snapshot, problems } = build(spec);
   expect(problems).toEqual([]);
-  return renderSnapshot(snapshot!).find((i) => i.host.name === 'agent-1')!;
+  return renderSnapshot(snapshot!, kindByName).find((i) => i.host.name === 'agent-1')!;
 }
 const env = (spec: Record<string, unknown>) =>
   (JSON.parse(intent(spec).files[0]!.content) as { env: Record<string, unknown> }).env;

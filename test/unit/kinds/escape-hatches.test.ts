@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
 import { unitName } from '../../../src/kinds/unit-name.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 
 /** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
 function expectProblem(lines: string[], message: string) {
@@ -25,12 +26,16 @@ const doc = (kind: string, spec: Record<string, unknown>) => ({
   spec: { hosts: ['h'], ...spec },
 });
 const build = (docs: object[]) =>
-  buildSnapshot([{ file: 't.yaml', text: docs.map((d) => stringify(d)).join('---\n') }], kindSchemas());
+  buildSnapshot(
+    [{ file: 't.yaml', text: docs.map((d) => stringify(d)).join('---\n') }],
+    kindSchemas(),
+    kindByName,
+  );
 const errors = (docs: object[]) => build(docs).problems.map((p) => `${p.path}: ${p.message}`);
 function intent(kind: string, spec: Record<string, unknown>) {
   const { snapshot, problems } = build([hostDoc('h'), hostDoc('other'), doc(kind, spec)]);
   expect(problems).toEqual([]);
-  return renderSnapshot(snapshot!).find((i) => i.host.name === 'h')!;
+  return renderSnapshot(snapshot!, kindByName).find((i) => i.host.name === 'h')!;
 }
 
 describe('unit names', () => {

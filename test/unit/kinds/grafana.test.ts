@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 
 /** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
 function expectProblem(lines: string[], message: string) {
@@ -29,13 +30,14 @@ const build = (kind: string, spec: Record<string, unknown>) =>
   buildSnapshot(
     [{ file: 't.yaml', text: [...hosts, resource(kind, spec)].map((d) => stringify(d)).join('---\n') }],
     kindSchemas(),
+    kindByName,
   );
 const errors = (kind: string, spec: Record<string, unknown>) =>
   build(kind, spec).problems.map((p) => `${p.path}: ${p.message}`);
 function files(kind: string, spec: Record<string, unknown>) {
   const { snapshot, problems } = build(kind, spec);
   expect(problems).toEqual([]);
-  return renderSnapshot(snapshot!).find((i) => i.host.name === 'graf')!.files;
+  return renderSnapshot(snapshot!, kindByName).find((i) => i.host.name === 'graf')!.files;
 }
 const prom = { name: 'Prometheus', type: 'prometheus', uid: 'prom', url: 'http://127.0.0.1:9090' };
 

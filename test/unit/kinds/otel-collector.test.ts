@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 
 /** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
 function expectProblem(lines: string[], message: string) {
@@ -24,11 +25,15 @@ const collector = (spec: Record<string, unknown>) => ({
   spec: { hosts: ['mon'], ...spec },
 });
 const build = (docs: object[]) =>
-  buildSnapshot([{ file: 'test.yaml', text: docs.map((d) => stringify(d)).join('---\n') }], kindSchemas());
+  buildSnapshot(
+    [{ file: 'test.yaml', text: docs.map((d) => stringify(d)).join('---\n') }],
+    kindSchemas(),
+    kindByName,
+  );
 const config = (spec: Record<string, unknown>) => {
   const { snapshot, problems } = build([...hosts, collector(spec)]);
   expect(problems).toEqual([]);
-  return renderSnapshot(snapshot!).find((i) => i.host.name === 'mon')!.files[0]!.content;
+  return renderSnapshot(snapshot!, kindByName).find((i) => i.host.name === 'mon')!.files[0]!.content;
 };
 const errors = (spec: Record<string, unknown>) =>
   build([...hosts, collector(spec)]).problems.map((p) => `${p.path}: ${p.message}`);

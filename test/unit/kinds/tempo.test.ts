@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
-import { kindSchemas } from '../../../src/core/schemas.js';
+import { kindByName } from '../../../src/kinds/registry.js';
+import { kindSchemas } from '../../../src/source/crds.js';
 
 /** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
 function expectProblem(lines: string[], message: string) {
@@ -29,12 +30,13 @@ const build = (spec: Record<string, unknown>) =>
   buildSnapshot(
     [{ file: 't.yaml', text: `${stringify(host)}---\n${stringify(tempo(spec))}` }],
     kindSchemas(),
+    kindByName,
   );
 
 function rendered(spec: Record<string, unknown>) {
   const { snapshot, problems } = build(spec);
   expect(problems).toEqual([]);
-  const intent = renderSnapshot(snapshot!)[0]!;
+  const intent = renderSnapshot(snapshot!, kindByName)[0]!;
   return { config: parse(intent.files[0]!.content) as Record<string, unknown>, intent };
 }
 

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gitRevision } from '../../../src/core/load.js';
+import { gitRevision } from '../../../src/source/load.js';
 
 // Real git on a real temporary repository: the desired-state directory is a subdirectory of it.
 const root = mkdtempSync(join(tmpdir(), 'hostop-git-'));
@@ -15,11 +15,11 @@ const git = (...args: string[]) =>
 const dir = join(root, 'desired-state');
 
 describe('gitRevision', () => {
-  it('is undefined outside a git work tree', () => {
-    expect(gitRevision(tmpdir())).toBeUndefined();
+  it('is undefined outside a git work tree', async () => {
+    expect(await gitRevision(tmpdir())).toBeUndefined();
   });
 
-  it('is the commit SHA, with -dirty only while the desired-state directory itself has changes', () => {
+  it('is the commit SHA, with -dirty only while the desired-state directory itself has changes', async () => {
     git('init', '-q');
     mkdirSync(dir);
     writeFileSync(join(dir, 'hosts.yaml'), 'a: 1\n');
@@ -27,23 +27,23 @@ describe('gitRevision', () => {
     git('add', '-A');
     git('commit', '-qm', 'one');
     const sha = git('rev-parse', 'HEAD');
-    expect(gitRevision(dir)).toBe(sha);
+    expect(await gitRevision(dir)).toBe(sha);
 
     writeFileSync(join(root, 'README'), 'changed outside the directory\n');
-    expect(gitRevision(dir)).toBe(sha);
+    expect(await gitRevision(dir)).toBe(sha);
 
     writeFileSync(join(dir, 'hosts.yaml'), 'a: 2\n');
-    expect(gitRevision(dir)).toBe(`${sha}-dirty`);
+    expect(await gitRevision(dir)).toBe(`${sha}-dirty`);
     git('checkout', '--', 'desired-state/hosts.yaml');
     writeFileSync(join(dir, 'new.yaml'), 'b: 1\n');
-    expect(gitRevision(dir)).toBe(`${sha}-dirty`);
+    expect(await gitRevision(dir)).toBe(`${sha}-dirty`);
 
     git('add', '-A');
     git('commit', '-qm', 'two');
-    expect(gitRevision(dir)).toBe(git('rev-parse', 'HEAD'));
+    expect(await gitRevision(dir)).toBe(git('rev-parse', 'HEAD'));
   });
 
-  it("never runs the repository's fsmonitor or hooks (a program named by .git/config)", () => {
+  it("never runs the repository's fsmonitor or hooks (a program named by .git/config)", async () => {
     const canary = join(root, 'ran');
     const program = join(root, 'fsmonitor.sh');
     writeFileSync(program, `#!/bin/sh\ntouch '${canary}'\n`);
@@ -53,7 +53,7 @@ describe('gitRevision', () => {
     git('status', '--porcelain');
     expect(existsSync(canary)).toBe(true);
     rmSync(canary);
-    expect(gitRevision(dir)).toBe(git('-c', 'core.fsmonitor=false', 'rev-parse', 'HEAD'));
+    expect(await gitRevision(dir)).toBe(git('-c', 'core.fsmonitor=false', 'rev-parse', 'HEAD'));
     expect(existsSync(canary)).toBe(false);
   });
 });

@@ -1,12 +1,16 @@
-import { execFileSync } from 'node:child_process';
-import { readDesiredStateFiles } from '../source/read-files.js';
-import { type BuildResult, buildSnapshot } from './build-snapshot.js';
-import type { Problem } from './model.js';
-import { kindSchemas } from './schemas.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { type BuildResult, buildSnapshot } from '../core/build-snapshot.js';
+import type { Problem } from '../core/model.js';
+import { kindByName } from '../kinds/registry.js';
+import { kindSchemas } from './crds.js';
+import { readDesiredStateFiles } from './read-files.js';
 
 export interface LoadOptions {
   /** A file or directory of Host resources that replace same-named hosts (e.g. `.lab/hosts.yaml`). */
   inventory?: string;
+  /** The desired state's revision (`gitRevision`, read beforehand: git runs asynchronously). */
+  revision?: string;
 }
 
 /**
@@ -18,7 +22,7 @@ export function loadDesiredState(dir: string, opts: LoadOptions = {}): BuildResu
     const files = readDesiredStateFiles(dir);
     const inventory = opts.inventory ? readDesiredStateFiles(opts.inventory) : undefined;
     if (files.length === 0) return { problems: [unreadable(dir, 'no *.yaml or *.yml files found')] };
-    return buildSnapshot(files, kindSchemas(), { inventory, revision: gitRevision(dir) });
+    return buildSnapshot(files, kindSchemas(), kindByName, { inventory, revision: opts.revision });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -43,21 +47,20 @@ function unreadable(file: string, message: string): Problem {
 export const GIT_NO_HOOKS = ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null'];
 
 /** `<sha>` or `<sha>-dirty` when `dir` is inside a git work tree; undefined otherwise (or without git). */
-export function gitRevision(dir: string): string | undefined {
+export async function gitRevision(dir: string): Promise<string | undefined> {
+  const git = async (args: string[]) =>
+    (
+      await run('git', [...GIT_NO_HOOKS, ...args], { cwd: dir, encoding: 'utf8', timeout: 5000 })
+    ).stdout.trim();
   try {
-    const opts = {
-      cwd: dir,
-      encoding: 'utf8' as const,
-      stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[],
-      timeout: 5000,
-    };
-    const sha = execFileSync('git', [...GIT_NO_HOOKS, 'rev-parse', 'HEAD'], opts).trim();
+    const sha = await git(['rev-parse', 'HEAD']);
     // --no-optional-locks: a plain `git status` refreshes the index under .git/index.lock, so the daemon's
     // reload made a commit that the operator ran at that moment fail with "index.lock: File exists".
-    const status = [...GIT_NO_HOOKS, '--no-optional-locks', 'status', '--porcelain', '--', '.'];
-    const dirty = execFileSync('git', status, opts).trim() !== '';
+    const dirty = (await git(['--no-optional-locks', 'status', '--porcelain', '--', '.'])) !== '';
     return dirty ? `${sha}-dirty` : sha;
   } catch {
     return undefined;
   }
 }
+
+const run = promisify(execFile);
