@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` is the pure core (fast, no root, no network);
+// Two projects: `unit` needs no lab (pure logic, plus real sh, git, promtool and the CLI on this machine);
 // `lab` talks to real OpenSSH hosts brought up by scripts/lab.sh. Its files share the lab's hosts and
 // must run one at a time: `npm run test:lab` passes --no-file-parallelism (a root-only option, which a
 // project cannot set for itself).

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type CommandSpec, UsageError, commandHelp, parseCommandArgs } from './cli/args.js';
 import { applyCommand, planCommand } from './cli/fleet-commands.js';
 import { renderCommand } from './cli/render-command.js';
@@ -37,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 1;
   }
   if (name === '--version' || name === 'version') {
-    process.stdout.write('hostop 0.1.0\n');
+    process.stdout.write(`hostop ${packageVersion()}\n`);
     return 0;
   }
   const cmd = commands.find((c) => c.name === name);
@@ -79,3 +80,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/** The version of the package this CLI came with (`src/` and `dist/` sit beside package.json). */
+function packageVersion(): string {
+  return (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version;
+}

@@ -15,6 +15,11 @@ import { quoteArg, quoteArgv } from '../ssh/quote.js';
  */
 export const DEFAULT_STATE_ROOT = '/var/lib/hostop';
 
+/** Where the inventory lives under a state root. */
+export function inventoryPath(stateRoot: string): string {
+  return `${stateRoot}/managed.json`;
+}
+
 /**
  * First line of every script that changes a host. Once a script has reached the host it must run to its end even
  * if the connection drops: the shell's stdout is then a broken pipe, and without this the first `printf` after the
@@ -288,7 +293,7 @@ export function activateScript(
     );
   });
   for (const path of opts.unstage ?? []) lines.push(unstageLine(path));
-  lines.push(`${atomicWrite(`${root}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
+  lines.push(`${atomicWrite(inventoryPath(root), opts.inventory, '0600')}; printf 'inventory %s\\n' $?`);
   if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
   lines.push(...unitActionLines(opts.units));
   return `${lines.join('\n')}\n`;
@@ -458,7 +463,7 @@ export function restoreScript(
     lines.push(`${writerOf(it.path)}; [ $wrc -eq 0 ] && ${body}; printf 'restored ${i} %s\\n' $?`);
   });
   lines.push(
-    `${atomicWrite(`${opts.stateRoot}/managed.json`, opts.inventory, '0600')}; printf 'inventory %s\\n' $?`,
+    `${atomicWrite(inventoryPath(opts.stateRoot), opts.inventory, '0600')}; printf 'inventory %s\\n' $?`,
   );
   if (opts.daemonReload) lines.push(`systemctl daemon-reload; printf 'daemon-reload %s\\n' $?`);
   lines.push(...unitActionLines(opts.units));

@@ -1,6 +1,6 @@
 import { type CommandSpec, UsageError, parseDuration, parsePositiveInt } from './args.js';
 
-/** `hostop run`: the daemon. This function is its composition root: every adapter is created and wired here. */
+/** `hostop run`: the daemon (wired together in daemon/run-daemon.ts). */
 export const runCommand: CommandSpec = {
   name: 'run',
   summary:

@@ -3,7 +3,7 @@
  * the transition time moves only when the status really changes. Pure data, no I/O.
  */
 
-export const CONDITION_TYPES = ['Ready', 'Drifted', 'Reconciling', 'Stalled'] as const;
+export const CONDITION_TYPES = ['Ready', 'Drifted', 'Stalled'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;

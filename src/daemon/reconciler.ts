@@ -19,7 +19,6 @@ export interface ReconcilerOptions {
   resyncMs: number;
   concurrency: number;
   probeTimeoutMs?: number;
-  stateRoot?: string;
   pool: ConnectionPool;
   metrics: HostopMetrics;
   status: StatusStore;
@@ -202,7 +201,6 @@ export class Reconciler {
       apply,
       prune: this.opts.prune,
       wantDiffs: false,
-      stateRoot: this.opts.stateRoot,
       probeTimeoutMs: this.opts.probeTimeoutMs,
       signal,
     });

@@ -35,9 +35,21 @@ export interface ResourceOutcome extends ResourceRef {
   result: ResourceResult;
   /** Secrets masked. */
   message?: string;
-  /** Stable failure code: ValidationFailed, HealthCheckFailed, ActivateFailed, ... */
+  /** Stable code: one of APPLY_FAILURE_REASONS for a failure, or why a resource was held (VersionMismatch, ...). */
   reason?: string;
 }
+
+/** Every reason the engine gives a failed, rolled-back or unconverged resource (bounded `reason` label values). */
+export const APPLY_FAILURE_REASONS = [
+  'StageFailed',
+  'ValidationFailed',
+  'ActivateFailed',
+  'NotRestarted',
+  'ReloadNotApplied',
+  'HealthCheckFailed',
+  'PruneFailed',
+  'NotConverged',
+] as const;
 
 export interface CheckOutcome {
   name: string;
@@ -54,8 +66,4 @@ export interface HostOutcome {
   checks: CheckOutcome[];
   error?: { code: string; message: string; retryable: boolean };
   durationMs: number;
-}
-
-export function hostChanged(o: HostOutcome): boolean {
-  return o.status !== 'in-sync' && o.status !== 'unreachable' && o.status !== 'failed';
 }

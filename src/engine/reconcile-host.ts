@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_STATE_ROOT,
+  inventoryPath,
   parseUnstageOutput,
   tempPathFor,
   unstageScript,
@@ -25,11 +26,17 @@ export interface PassOptions {
   prune: boolean;
   /** Fetch contents of changed files so the plan can show a unified diff. */
   wantDiffs: boolean;
-  stateRoot?: string;
   probeTimeoutMs?: number;
-  requestTimeoutMs?: number;
   signal?: AbortSignal;
 }
+
+/** Deadline of one changing script's round trip (stage includes the validators). */
+const REQUEST_TIMEOUT_MS = 120_000;
+/**
+ * Deadline of a whole pass (probe, apply, health waits, verifying probe), so that no pass can hold its host's
+ * slot in the work queue for ever, whatever one step does.
+ */
+export const PASS_TIMEOUT_MS = 600_000;
 
 /** What a long-lived caller (the daemon) keeps per host between passes, so warm passes stay one round trip. */
 export interface HostMemory {
@@ -44,8 +51,6 @@ export function newHostMemory(): HostMemory {
   return { probe: new Map(), sameValue: new Map() };
 }
 
-const INVENTORY_FILE = 'managed.json';
-
 /**
  * One level-triggered pass over one host: probe, read the inventory, diff, and (when `apply`) converge and
  * re-probe. Never rejects: failures are outcomes (unreachable, failed) with a typed code.
@@ -54,8 +59,13 @@ export async function reconcileHost(
   pool: ConnectionPool,
   intent: HostIntent,
   memory: HostMemory,
-  opts: PassOptions,
+  passOpts: PassOptions,
 ): Promise<HostOutcome> {
+  const deadline = AbortSignal.timeout(PASS_TIMEOUT_MS);
+  const opts = {
+    ...passOpts,
+    signal: passOpts.signal ? AbortSignal.any([passOpts.signal, deadline]) : deadline,
+  };
   const started = Date.now();
   const host = intent.host.name;
   let plan: HostPlan | undefined;
@@ -67,9 +77,9 @@ export async function reconcileHost(
     // Candidates left beside their targets by a pass that lost its connection mid-apply: nothing else removes
     // them when the next pass has nothing to write there (the change was reverted, or already activated).
     if (opts.apply && first.staleTemps.length > 0) {
-      const script = unstageScript(first.staleTemps, opts.stateRoot ?? DEFAULT_STATE_ROOT);
+      const script = unstageScript(first.staleTemps, DEFAULT_STATE_ROOT);
       const out = await conn.run(script, {
-        timeoutMs: opts.requestTimeoutMs ?? 120_000,
+        timeoutMs: REQUEST_TIMEOUT_MS,
         signal: opts.signal,
       });
       parseUnstageOutput(out.stdout.toString('utf8'), host);
@@ -80,8 +90,8 @@ export async function reconcileHost(
     if (!opts.apply) return done('drifted', drifted, checks);
 
     const applied = await applyPlan(conn, first.intent, plan, first.inventory, {
-      stateRoot: opts.stateRoot ?? DEFAULT_STATE_ROOT,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 120_000,
+      stateRoot: DEFAULT_STATE_ROOT,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
       signal: opts.signal,
     });
     memory.inventory = undefined; // rewritten on the host: read it back on the verifying probe
@@ -137,16 +147,15 @@ async function observe(
   /** The intent this pass works with: merged files carry the content they must have now. */
   intent: HostIntent;
 }> {
-  const stateRoot = opts.stateRoot ?? DEFAULT_STATE_ROOT;
-  const inventoryPath = `${stateRoot}/${INVENTORY_FILE}`;
+  const inventoryFile = inventoryPath(DEFAULT_STATE_ROOT);
   const req = { timeoutMs: opts.probeTimeoutMs ?? 30_000, signal: opts.signal };
   const temps = intent.files.map((f) => tempPathFor(f.path));
-  const paths = [...intent.files.map((f) => f.path), ...temps, inventoryPath];
+  const paths = [...intent.files.map((f) => f.path), ...temps, inventoryFile];
   const units = intent.services.map((s) => s.unit);
   // The inventory rides along with the probe until it is known; afterwards its hash says if it changed. Files
   // hostop only adds to come along every time: their content is part of what must be written.
   const merged = intent.files.filter((f) => f.merge).map((f) => f.path);
-  const inline = [...(memory.inventory ? [] : [inventoryPath]), ...merged];
+  const inline = [...(memory.inventory ? [] : [inventoryFile]), ...merged];
   const packages = intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : []));
   const programs = intent.versions.flatMap((v) => ('program' in v.source ? [v.source.program] : []));
   // A text file's bytes are what must be there; a JSON/YAML file may differ in bytes and still be in sync.
@@ -164,7 +173,7 @@ async function observe(
   const staleTemps = intent.files
     .map((f) => f.path)
     .filter((p) => (observed.files[tempPathFor(p)]?.type ?? 'missing') !== 'missing');
-  const inventory = await readInventory(conn, observed, inventoryPath, memory, req);
+  const inventory = await readInventory(conn, observed, inventoryFile, memory, req);
 
   const resolved = resolveMerges(intent, observed);
   const pass = resolved.intent;

@@ -1,23 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { APPLY_FAILURE_REASONS } from '../engine/outcome.js';
 
 /** Outcome of one host reconcile, the only values `hostop_reconcile_total{result}` takes. */
 export type ReconcileResult = 'success' | 'drifted' | 'error' | 'rolled_back';
 const RECONCILE_RESULTS: readonly ReconcileResult[] = ['success', 'drifted', 'error', 'rolled_back'];
 
-/** Bounded reasons for `hostop_apply_failures_total`; anything else is counted as `Other`. */
-export type ApplyFailureReason =
-  | 'ValidationFailed'
-  | 'HealthCheckFailed'
-  | 'TransportError'
-  | 'Timeout'
-  | 'Other';
-const APPLY_FAILURE_REASONS: ReadonlySet<string> = new Set<ApplyFailureReason>([
-  'ValidationFailed',
-  'HealthCheckFailed',
-  'TransportError',
-  'Timeout',
-  'Other',
-]);
+/** Bounded reasons for `hostop_apply_failures_total`: the engine's own, anything else counted as `Other`. */
+const FAILURE_REASONS: ReadonlySet<string> = new Set(APPLY_FAILURE_REASONS);
 
 /** 5 ms .. 5 min: a no-op probe of a near host up to a slow fleet-wide restart with health waits. */
 export const RECONCILE_DURATION_BUCKETS = [
@@ -48,7 +37,7 @@ export interface HostopMetrics {
   recordDriftCorrected(host: string, kind: string): void;
   /** `hostop_rollbacks_total{host,kind}` += 1. */
   recordRollback(host: string, kind: string): void;
-  /** `hostop_apply_failures_total{host,kind,reason}` += 1; a reason outside ApplyFailureReason counts as Other. */
+  /** `hostop_apply_failures_total{host,kind,reason}` += 1; a reason outside APPLY_FAILURE_REASONS counts as Other. */
   recordApplyFailure(host: string, kind: string, reason: string): void;
   /** `hostop_reconcile_total{result}` += 1 and one observation of `hostop_reconcile_duration_seconds`. */
   recordReconcile(result: ReconcileResult, durationSeconds: number): void;
@@ -183,7 +172,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
       rollbacks.inc({ host, kind });
     },
     recordApplyFailure(host, kind, reason) {
-      const bounded = APPLY_FAILURE_REASONS.has(reason) ? reason : 'Other';
+      const bounded = FAILURE_REASONS.has(reason) ? reason : 'Other';
       track(host).failures.add(JSON.stringify([kind, bounded]));
       applyFailures.inc({ host, kind, reason: bounded });
     },
