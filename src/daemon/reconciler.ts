@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { formatProblem } from '../cli/problems-output.js';
 import { HostopError } from '../core/errors.js';
-import type { HostIntent, Snapshot } from '../core/model.js';
+import type { HostIntent, HostRef, Snapshot } from '../core/model.js';
+import type { ExecutorSource } from '../engine/host-executor.js';
 import { type HostMemory, newHostMemory, reconcileHost } from '../engine/reconcile-host.js';
 import { type Logger, childFor } from '../observe/logger.js';
 import type { HostopMetrics } from '../observe/metrics.js';
 import { gitRevision, loadDesiredState } from '../source/load.js';
-import type { ConnectionPool } from '../ssh/connection-pool.js';
 import { recordOutcome, resourcesOf } from './host-status-update.js';
 import type { StatusStore } from './status-store.js';
 import { WorkQueue } from './work-queue.js';
@@ -19,7 +19,10 @@ export interface ReconcilerOptions {
   resyncMs: number;
   concurrency: number;
   probeTimeoutMs?: number;
-  pool: ConnectionPool;
+  /** Where passes get their hosts' executors; told which hosts are still wanted after each load. */
+  pool: ExecutorSource & { retain(hosts: readonly HostRef[]): void };
+  /** One pass over one host: the engine's, or a scripted one in unit tests of the reconciler's rules. */
+  pass?: typeof reconcileHost;
   metrics: HostopMetrics;
   status: StatusStore;
   log: Logger;
@@ -197,7 +200,7 @@ export class Reconciler {
     this.memory.set(host, memory);
     const stalled = this.stalled.get(host) === hash;
     const apply = this.opts.mode === 'enforce' && !stalled;
-    const outcome = await reconcileHost(this.opts.pool, intent, memory, {
+    const outcome = await (this.opts.pass ?? reconcileHost)(this.opts.pool, intent, memory, {
       apply,
       prune: this.opts.prune,
       wantDiffs: false,

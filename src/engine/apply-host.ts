@@ -17,8 +17,8 @@ import { type FileChange, type HostPlan, rewritesContent } from '../core/diff.js
 import { ApplyError } from '../core/errors.js';
 import type { HostIntent, ServiceIntent } from '../core/model.js';
 import { redactText } from '../core/redact.js';
-import type { HostConnection } from '../ssh/host-connection.js';
 import { readJsonField, waitFieldChanged, waitHealthy } from './health.js';
+import type { HostExecutor } from './host-executor.js';
 import type { ResourceOutcome } from './outcome.js';
 
 export interface ApplyOptions {
@@ -46,7 +46,7 @@ const key = (r: { kind: string; name: string }) => `${r.kind}/${r.name}`;
  * Rejects only for transport/protocol failures (the host state is then old or new per file, never torn).
  */
 export async function applyPlan(
-  conn: HostConnection,
+  conn: HostExecutor,
   intent: HostIntent,
   plan: HostPlan,
   inventory: HostInventory,
@@ -193,7 +193,7 @@ export async function applyPlan(
 
 /** Why a unit action did not leave the unit running its new config, or undefined when it did. */
 async function activationFailure(
-  conn: HostConnection,
+  conn: HostExecutor,
   u: UnitAction,
   result: UnitResult,
   svc: ServiceIntent,
@@ -226,7 +226,7 @@ async function activationFailure(
 
 /** The reload proof of each unit about to be reloaded, read before anything changes (absent: unreadable). */
 async function readReloadProofs(
-  conn: HostConnection,
+  conn: HostExecutor,
   units: UnitAction[],
   intent: HostIntent,
   opts: ApplyOptions,
@@ -258,7 +258,7 @@ function unitActions(plan: HostPlan, failed: Set<string>, activated: FileChange[
 }
 
 async function prune(
-  conn: HostConnection,
+  conn: HostExecutor,
   prunes: FileChange[],
   before: HostInventory,
   next: HostInventory,
@@ -296,7 +296,7 @@ async function prune(
 }
 
 async function rollback(
-  conn: HostConnection,
+  conn: HostExecutor,
   culprits: FileChange[],
   activated: ReturnType<typeof parseActivateOutput>,
   activate: FileChange[],

@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import type { HostIntent } from '../core/model.js';
-import type { ConnectionPool } from '../ssh/connection-pool.js';
+import type { ExecutorSource } from './host-executor.js';
 import type { HostOutcome } from './outcome.js';
 import { type HostMemory, type PassOptions, newHostMemory, reconcileHost } from './reconcile-host.js';
 
@@ -20,7 +20,7 @@ const FAILED = new Set(['failed', 'degraded', 'rolled-back', 'unreachable']);
  * after `maxFailures` failures. Outcomes come back in the order of `intents`.
  */
 export async function fleetPass(
-  pool: ConnectionPool,
+  pool: ExecutorSource,
   intents: HostIntent[],
   opts: FleetPassOptions,
 ): Promise<HostOutcome[]> {

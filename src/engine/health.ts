@@ -1,7 +1,7 @@
 import { describeError } from '../core/errors.js';
 import type { HealthCheck, ReloadProof } from '../core/model.js';
-import type { HostConnection } from '../ssh/host-connection.js';
 import { httpGet } from '../ssh/tunnel-http.js';
+import type { HostExecutor } from './host-executor.js';
 
 const POLL_MS = 250;
 
@@ -10,7 +10,7 @@ const POLL_MS = 250;
  * passes or its deadline elapses. Never rejects: a failure is a value with the last reason.
  */
 export async function waitHealthy(
-  conn: HostConnection,
+  conn: HostExecutor,
   check: HealthCheck,
   signal?: AbortSignal,
 ): Promise<{ ok: boolean; message: string }> {
@@ -28,7 +28,7 @@ export async function waitHealthy(
 
 /** '' when healthy, else why not. */
 async function probeOnce(
-  conn: HostConnection,
+  conn: HostExecutor,
   check: HealthCheck,
   timeoutMs: number,
   signal?: AbortSignal,
@@ -53,7 +53,7 @@ async function probeOnce(
  * read: nothing listens, not JSON, no such field). Never rejects, except for an abort.
  */
 export async function readJsonField(
-  conn: HostConnection,
+  conn: HostExecutor,
   proof: ReloadProof,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
@@ -69,7 +69,7 @@ export async function readJsonField(
 
 /** Polls `proof` until its field differs from `before` (the component has reloaded) or its deadline passes. */
 export async function waitFieldChanged(
-  conn: HostConnection,
+  conn: HostExecutor,
   proof: ReloadProof,
   before: string,
   signal?: AbortSignal,

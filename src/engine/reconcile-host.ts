@@ -13,10 +13,9 @@ import type { HostIntent, ObservedHost } from '../core/model.js';
 import { redactText } from '../core/redact.js';
 import { heldResources, resolveMerges } from '../core/versions.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
-import type { ConnectionPool } from '../ssh/connection-pool.js';
-import type { HostConnection } from '../ssh/host-connection.js';
 import { tcpReachable } from '../ssh/tunnel-http.js';
 import { applyPlan } from './apply-host.js';
+import type { ExecutorSource, HostExecutor } from './host-executor.js';
 import type { CheckOutcome, HostOutcome, ResourceOutcome } from './outcome.js';
 
 export interface PassOptions {
@@ -56,7 +55,7 @@ export function newHostMemory(): HostMemory {
  * re-probe. Never rejects: failures are outcomes (unreachable, failed) with a typed code.
  */
 export async function reconcileHost(
-  pool: ConnectionPool,
+  pool: ExecutorSource,
   intent: HostIntent,
   memory: HostMemory,
   passOpts: PassOptions,
@@ -69,7 +68,7 @@ export async function reconcileHost(
   const started = Date.now();
   const host = intent.host.name;
   let plan: HostPlan | undefined;
-  let conn: HostConnection | undefined;
+  let conn: HostExecutor | undefined;
   try {
     conn = await pool.connection(intent.host, opts.signal);
     const first = await observe(conn, intent, memory, opts);
@@ -134,7 +133,7 @@ export async function reconcileHost(
 
 /** Probe (one round trip when warm), read the inventory if it changed, fetch what the diff needs, diff. */
 async function observe(
-  conn: HostConnection,
+  conn: HostExecutor,
   intent: HostIntent,
   memory: HostMemory,
   opts: PassOptions,
@@ -211,7 +210,7 @@ async function observe(
  * (it changed while remembered: another hostop wrote it) read the same way, inline in a probe of nothing else.
  */
 async function readInventory(
-  conn: HostConnection,
+  conn: HostExecutor,
   observed: ObservedHost,
   path: string,
   memory: HostMemory,
@@ -234,11 +233,7 @@ async function readInventory(
  * Each check as seen from the host. A refused or silent port fails the check; a lost connection or an abort
  * is the host's failure, not the check's, and propagates.
  */
-async function runChecks(
-  conn: HostConnection,
-  intent: HostIntent,
-  opts: PassOptions,
-): Promise<CheckOutcome[]> {
+async function runChecks(conn: HostExecutor, intent: HostIntent, opts: PassOptions): Promise<CheckOutcome[]> {
   return Promise.all(
     intent.checks.map(async (c) => {
       const r = await tcpReachable(conn, c.host, c.port, { timeoutMs: c.timeoutMs, signal: opts.signal });

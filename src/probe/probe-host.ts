@@ -1,6 +1,6 @@
 import { ProtocolError } from '../core/errors.js';
 import type { ObservedHost } from '../core/model.js';
-import type { HostConnection, RequestOptions } from '../ssh/host-connection.js';
+import type { HostExecutor, RequestOptions } from '../engine/host-executor.js';
 import { buildFetchScript, parseFetchOutput } from './fetch-script.js';
 import { parseProbeOutput } from './probe-parse.js';
 import { type KnownFile, type KnownPackages, type KnownProgram, buildProbeScript } from './probe-script.js';
@@ -39,7 +39,7 @@ const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
  * transport's errors (TransportError / TimeoutError) or ProtocolError when the output is not what was asked.
  */
 export async function probeHost(
-  conn: HostConnection,
+  conn: HostExecutor,
   targets: ProbeTargets,
   cache: ProbeCache,
   opts: RequestOptions,
@@ -72,7 +72,7 @@ export async function probeHost(
  * 1 MiB; at most maxBytes + 1 bytes of them are read) are absent from the result. Rejects like probeHost.
  */
 export async function fetchFiles(
-  conn: HostConnection,
+  conn: HostExecutor,
   paths: string[],
   opts: RequestOptions & { maxBytes?: number },
 ): Promise<Record<string, string>> {

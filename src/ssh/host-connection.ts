@@ -36,10 +36,9 @@ export interface ConnectOptions {
 }
 
 /** Deadline and cancellation of one request. */
-export interface RequestOptions {
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
+import type { HostExecutor, RequestOptions } from '../engine/host-executor.js';
+
+export type { RequestOptions };
 
 /**
  * One authenticated SSH connection to one host (ssh2 Client): key auth only (no password, keyboard-
@@ -48,7 +47,7 @@ export interface RequestOptions {
  * time. Once the connection drops, `closed` is true and every call rejects with `ConnectionLost`; the
  * pool then opens a new connection. A request that times out or is aborted discards only the channel.
  */
-export class HostConnection {
+export class HostConnection implements HostExecutor {
   private lost?: HostopError;
   private shell?: ShellChannel;
   private opening?: Promise<ShellChannel>;

@@ -4,13 +4,10 @@ import { type HostopError, TransportError } from '../core/errors.js';
 import { FrameScanner, type ScannedFrame } from './frame-scanner.js';
 import { quoteArg } from './quote.js';
 
-/** What one request on the shell channel produced. */
-export interface RunResult {
-  /** The script's exit status (`$?` of its subshell): 0–255. */
-  code: number;
-  stdout: Buffer;
-  stderr: Buffer;
-}
+import type { RunResult } from '../engine/host-executor.js';
+
+/** What one request on the shell channel produced (the script's status is `$?` of its subshell). */
+export type { RunResult };
 
 /** Why the channel ended, as the owner (HostConnection) knows it: the connection may be gone. */
 export type ChannelEndReason = (exit: {

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { DesiredStateError, ProtocolError, TimeoutError, TransportError } from '../core/errors.js';
+import type { HostExecutor, RequestOptions } from '../engine/host-executor.js';
 import { deadline, untilAborted, whenAborted } from './deadline.js';
-import type { HostConnection, RequestOptions } from './host-connection.js';
 
 export interface HttpResponse {
   status: number;
@@ -20,7 +20,7 @@ const MAX_HEAD_BYTES = 16 * 1024;
  * or the deadline's TimeoutError / abort reason; a non-2xx status is a result, not an error.
  */
 export async function httpGet(
-  conn: HostConnection,
+  conn: HostExecutor,
   url: string,
   opts: RequestOptions & { maxBodyBytes?: number },
 ): Promise<HttpResponse> {
@@ -139,7 +139,7 @@ export type Reachability = { reachable: true } | { reachable: false; reason: str
  * caller's abort reason.
  */
 export async function tcpReachable(
-  conn: HostConnection,
+  conn: HostExecutor,
   target: string,
   port: number,
   opts: RequestOptions,

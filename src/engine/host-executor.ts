@@ -1,0 +1,36 @@
+import type { Duplex } from 'node:stream';
+import type { HostRef } from '../core/model.js';
+
+/** A deadline and an abort for one request to a host. */
+export interface RequestOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** What one script produced on the host. */
+export interface RunResult {
+  /** The script's exit status: 0–255. */
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/**
+ * The one seam between hostop and a host: run a POSIX sh script, open a TCP stream from the host's point of
+ * view. The engine, the probe and the health checks depend on this, never on SSH: `ssh/host-connection.ts` is
+ * the real one, `test/support/fake-executor.ts` the one for unit tests.
+ */
+export interface HostExecutor {
+  readonly host: HostRef;
+  /** Runs `script` (POSIX sh) on the host; rejects with a HostopError on a lost connection or the deadline. */
+  run(script: string, opts: RequestOptions): Promise<RunResult>;
+  /** A TCP stream to `host:port` as seen from the host (health checks); rejects when refused or unreachable. */
+  forwardTcp(host: string, port: number, opts: RequestOptions): Promise<Duplex>;
+  /** Drops the connection (a host that stopped answering); the next request reconnects. */
+  close(): void;
+}
+
+/** Where a pass gets the executor of a host (the daemon's pool of SSH connections). */
+export interface ExecutorSource {
+  connection(host: HostRef, signal?: AbortSignal): Promise<HostExecutor>;
+}
