@@ -4,8 +4,15 @@ import { escapeDollars, grafanaService } from './grafana.js';
 import type { KindModule } from './kind.js';
 import { managedHeader, toJson, toYaml } from './render-output.js';
 
-/** Each resource gets its own directory and provider, so removing one never touches another's dashboards. */
-const DASHBOARD_ROOT = '/var/lib/grafana/dashboards/hostop';
+/**
+ * Each resource gets its own directory and provider, so removing one never touches another's dashboards. Under
+ * /etc/grafana, not /var/lib/grafana: Grafana's own package makes /var/lib/grafana grafana:grafana and keeps
+ * /etc/grafana root's ("configuration files should not be modifiable by grafana user, as this can be a security
+ * issue": grafana/grafana packaging/deb/control/postinst). In the grafana user's directory hostop could only
+ * write as that user (SECURITY.md), and Grafana could rewrite the dashboards it is given; it only has to read
+ * them (the provider's `options.path`).
+ */
+const DASHBOARD_ROOT = '/etc/grafana/dashboards/hostop';
 
 function render(res: Resource<GrafanaDashboardSpec>, _host: HostRef): IntentPart {
   const ref = { kind: res.kind, name: res.metadata.name };

@@ -76,7 +76,7 @@ describe('symlink races in a directory an unprivileged user owns', () => {
       /File\/root-in-home\s+failed: could not write \/home\/racer\/app\/root\.conf: directory \/home\/racer\/app is writable by user racer \(uid \d+\): a file owned by root there cannot be kept safe from that user/,
     );
     expect(sh(`ls -A ${APP}`)).toBe('');
-  });
+  }, 300_000);
 
   it('a racer swapping the staged file, the target and the directory for symlinks never touches a root file', async () => {
     sh(
@@ -97,7 +97,7 @@ describe('symlink races in a directory an unprivileged user owns', () => {
     // alone, each lets hostop's other steps through; together they break nearly every step. Failures are
     // expected (the user can always spoil hostop's work on their own file); a root file changed never is.
     const outcomes: string[] = [];
-    for (const racers of [['target'], ['temp'], ['dir'], ['temp', 'target', 'dir'], ['target']]) {
+    for (const racers of [['target'], ['temp'], ['dir'], ['temp', 'target', 'dir']]) {
       for (const mode of racers)
         sh(
           `systemd-run --quiet --uid=racer --gid=racer --unit=hostop-racer-${mode} --property=RuntimeMaxSec=300 ` +
@@ -108,7 +108,6 @@ describe('symlink races in a directory an unprivileged user owns', () => {
           ['v\n', '0640'],
           ['v\n', '0604'],
           ['w\n', '0600'],
-          ['w\n', '0644'],
         ] as const) {
           writeDesiredState(dir, [HOST], racerFile(content, mode));
           outcomes.push(await applyOutcome(dir));
@@ -143,5 +142,5 @@ describe('symlink races in a directory an unprivileged user owns', () => {
     expect(sh(`stat -c '%U %G %a %F' ${TARGET}; cat ${TARGET}`)).toBe(
       'racer racer 640 regular file\nfinal\n',
     );
-  });
+  }, 900_000);
 });

@@ -267,7 +267,7 @@ describe('GrafanaDashboard', () => {
     const rendered = files('GrafanaDashboard', { folder: 'Ops $team', dashboard });
     const json = rendered.find((f) => f.format === 'json');
     const provider = rendered.find((f) => f.format === 'yaml');
-    expect(json!.path).toBe('/var/lib/grafana/dashboards/hostop/r/dash-1.json');
+    expect(json!.path).toBe('/etc/grafana/dashboards/hostop/r/dash-1.json');
     expect(JSON.parse(json!.content)).toEqual({ panels: dashboard.panels, title: 'T', uid: 'dash-1' });
     const sorted = {
       panels: [{ targets: [{ expr: 'up{job="$job"}' }], title: 'p' }],
@@ -282,7 +282,7 @@ describe('GrafanaDashboard', () => {
       name: 'hostop-r',
       folder: 'Ops $$team',
       type: 'file',
-      options: { path: '/var/lib/grafana/dashboards/hostop/r', foldersFromFilesStructure: false },
+      options: { path: '/etc/grafana/dashboards/hostop/r', foldersFromFilesStructure: false },
     });
   });
 
