@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ServiceAction } from '../core/diff.js';
 import { HostopError, ProtocolError } from '../core/errors.js';
 import type { ValidatorSpec } from '../core/model.js';
 import { quoteArg, quoteArgv } from '../ssh/quote.js';
@@ -244,7 +245,7 @@ export interface ActivateItem {
 
 export interface UnitAction {
   unit: string;
-  action: 'start' | 'stop' | 'enable' | 'disable' | 'reload' | 'restart';
+  action: ServiceAction;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { RESOURCE_NAME } from '../core/build-snapshot.js';
 import { ProtocolError } from '../core/errors.js';
-import type { ResourceRef } from '../core/model.js';
+import type { ManagedFile } from '../core/model.js';
 import { unsafePath } from '../core/render.js';
 import { kinds } from '../kinds/registry.js';
 
@@ -9,11 +9,6 @@ import { kinds } from '../kinds/registry.js';
  * which resource. It is what makes pruning safe: only paths listed here are ever deleted or restored; a file
  * hostop never managed is never touched.
  */
-export interface ManagedFile extends ResourceRef {
-  /** hostop found a file there before it first managed the path, and kept it in original/ to restore on prune. */
-  original: boolean;
-}
-
 export interface HostInventory {
   version: 1;
   files: Record<string, ManagedFile>;

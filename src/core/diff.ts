@@ -5,6 +5,7 @@ import type {
   CheckIntent,
   FileIntent,
   HostIntent,
+  ManagedFile,
   ObservedFile,
   ObservedHost,
   ResourceRef,
@@ -56,19 +57,11 @@ export interface HostPlan {
   held: HeldResource[];
 }
 
-/** What hostop recorded on the host about the files it manages (see apply/host-inventory). */
-export interface ManagedRecord {
-  kind: string;
-  name: string;
-  /** A file was there before hostop first managed the path; pruning restores it. */
-  original?: boolean;
-}
-
 export interface DiffOptions {
   /** Current contents of some files (fetched on request), by path. */
   contents?: Record<string, string>;
   /** Files hostop manages on this host according to its inventory there. */
-  managed?: Record<string, ManagedRecord>;
+  managed?: Record<string, ManagedFile>;
   /** Delete managed files whose resource left the desired state (default true). */
   prune?: boolean;
   /** Ask for contents of changed text files too, so a diff can be shown (plan); apply skips it. */

@@ -60,6 +60,12 @@ export interface HostRef {
 }
 
 /** A validated desired state: the unit of change for the daemon. */
+/** A path hostop manages on a host, as its inventory there records it (see apply/host-inventory). */
+export interface ManagedFile extends ResourceRef {
+  /** hostop found a file there before it first managed the path, and kept it in original/ to restore on prune. */
+  original: boolean;
+}
+
 /** One file of a desired-state directory as read from disk (`source/read-files.ts`), or why it was refused. */
 export interface SourceFile {
   /** Path as the user can open it: the directory as given, joined with the path below it. */

@@ -1,13 +1,8 @@
+import type { FileSpec } from '../generated/crd-types.js';
 import type { HostRef } from './model.js';
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: {
-    key: string;
-    operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-    values?: string[];
-  }[];
-}
+/** The `hostSelector` every kind but Host shares (its CRD text is generated once for all of them). */
+export type LabelSelector = NonNullable<FileSpec['hostSelector']>;
 
 /** How a resource picks its hosts: exactly one of the two is set (the loader enforces it). */
 export interface HostSelection {

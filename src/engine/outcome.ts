@@ -5,7 +5,7 @@ import type { ResourceRef } from '../core/model.js';
  * What happened on one host in one pass, as plain data: `hostop plan/apply` print it, the daemon turns it into
  * conditions, events and metrics.
  */
-export type HostStatus =
+export type PassStatus =
   /** Observed as desired; nothing was done. */
   | 'in-sync'
   /** Plan only (or detect mode): changes are needed. */
@@ -60,7 +60,7 @@ export interface CheckOutcome {
 
 export interface HostOutcome {
   host: string;
-  status: HostStatus;
+  status: PassStatus;
   plan?: HostPlan;
   resources: ResourceOutcome[];
   checks: CheckOutcome[];

@@ -1,11 +1,8 @@
 import type { HealthCheck } from '../core/model.js';
+import type { AppInstrumentationSpec, ServiceSpec } from '../generated/crd-types.js';
 
 /** The `health` block shared by the Service and AppInstrumentation CRDs (defaults already applied). */
-export interface HealthSpec {
-  http?: { url: string; expectStatus: number };
-  tcp?: { host: string; port: number };
-  timeoutSeconds: number;
-}
+export type HealthSpec = NonNullable<ServiceSpec['health']> & NonNullable<AppInstrumentationSpec['health']>;
 
 /** The intent's health check, or undefined when the spec has none. `validate` guarantees at most one of http/tcp. */
 export function healthCheck(spec: HealthSpec | undefined): HealthCheck | undefined {

@@ -1,12 +1,9 @@
 import type { HostRef, Snapshot } from '../core/model.js';
+import type { AppInstrumentationSpec, ClaudeCodeSettingsSpec } from '../generated/crd-types.js';
 import { addressFrom, hostPort } from './host-address.js';
 
 /** The `collector` block shared by ClaudeCodeSettings and AppInstrumentation (defaults applied). */
-export interface CollectorSpec {
-  host: string;
-  protocol: 'grpc' | 'http/protobuf' | 'http/json';
-  port?: number;
-}
+export type CollectorSpec = ClaudeCodeSettingsSpec['collector'] & AppInstrumentationSpec['collector'];
 
 /** Where a sender on one host reaches the collector's OTLP receiver. */
 export interface CollectorTarget {

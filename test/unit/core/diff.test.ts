@@ -168,8 +168,8 @@ describe('diffHost', () => {
   it('prunes managed files whose resource is gone, never unmanaged ones', () => {
     const plan = diffHost(intent([f]), observed({ [f.path]: same(f) }), {
       managed: {
-        [f.path]: res,
-        '/etc/old.conf': { kind: 'File', name: 'old' },
+        [f.path]: { ...res, original: false },
+        '/etc/old.conf': { kind: 'File', name: 'old', original: false },
         '/etc/was-there.conf': { kind: 'File', name: 'old', original: true },
       },
     });
@@ -179,7 +179,7 @@ describe('diffHost', () => {
       ['/etc/was-there.conf', 'delete', { kind: 'File', name: 'old' }, true],
     ]);
     const noPrune = diffHost(intent([f]), observed({ [f.path]: same(f) }), {
-      managed: { '/etc/old.conf': res },
+      managed: { '/etc/old.conf': { ...res, original: false } },
       prune: false,
     });
     expect(noPrune.files.map((x) => x.action)).toEqual(['unchanged']);

@@ -103,7 +103,7 @@ describe('a held resource in the diff', () => {
     const observed = observedFiles({ '/etc/otelcol-contrib/config.yaml': 'old\n', '/etc/motd': 'old\n' });
     const plan = diffHost(hostIntent([config, other]), observed, {
       held,
-      managed: { '/etc/otelcol-contrib/config.yaml': collector },
+      managed: { '/etc/otelcol-contrib/config.yaml': { ...collector, original: false } },
     });
     expect(plan.files.map((f) => [f.path, f.action])).toEqual([['/etc/motd', 'update']]);
     expect(plan.held).toEqual(held);
