@@ -67,21 +67,25 @@ function hostLock(stateRoot: string): string {
  * never reads hostop's state) and anything else is refused.
  */
 export const HOST_FUNCTIONS = `hostop_writer() {
-  hw_o=$1; hw_d=$2; hw_w=0; hw_at=-
+  hw_o=$1; hw_d=$2; hw_w=0; hw_at=-; hw_nl='
+'
+  set --
   while :; do
     if [ -L "$hw_d" ]; then printf 'parent directory %s is reached through a symlink\\n' "$hw_d"; return 3; fi
-    if [ -e "$hw_d" ]; then
-      set -- $(stat -c '%u %g %a' -- "$hw_d") || return 3
-      hw_m=$((0$3))
-      if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 2)) -ne 0 ]; then printf 'directory %s is writable by every user (mode %s); hostop refuses to write below it\\n' "$hw_d" "$3"; return 3; fi
-      if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 16)) -ne 0 ] && [ "$2" -ne 0 ]; then printf 'directory %s is writable by group %s; hostop refuses to write below it\\n' "$hw_d" "$(stat -c %G -- "$hw_d")"; return 3; fi
-      if [ "$1" -ne 0 ]; then
-        if [ "$hw_w" -ne 0 ] && [ "$hw_w" -ne "$1" ]; then printf 'directories %s and %s belong to two different users; hostop refuses to write below them\\n' "$hw_at" "$hw_d"; return 3; fi
-        [ "$hw_w" -ne 0 ] || hw_at=$hw_d; hw_w=$1
-      fi
-    fi
+    if [ -e "$hw_d" ]; then set -- "$@" "$hw_d"; fi
     [ "$hw_d" = / ] && break
     hw_d=\${hw_d%/*}; [ -n "$hw_d" ] || hw_d=/
+  done
+  hw_s=$(stat -c '%u %g %a' -- "$@") || return 3
+  for hw_d do
+    hw_l=\${hw_s%%"$hw_nl"*}; hw_s=\${hw_s#*"$hw_nl"}
+    hw_u=\${hw_l%% *}; hw_l=\${hw_l#* }; hw_g=\${hw_l%% *}; hw_a=\${hw_l#* }; hw_m=$((0$hw_a))
+    if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 2)) -ne 0 ]; then printf 'directory %s is writable by every user (mode %s); hostop refuses to write below it\\n' "$hw_d" "$hw_a"; return 3; fi
+    if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 16)) -ne 0 ] && [ "$hw_g" -ne 0 ]; then printf 'directory %s is writable by group %s; hostop refuses to write below it\\n' "$hw_d" "$(stat -c %G -- "$hw_d")"; return 3; fi
+    if [ "$hw_u" -ne 0 ]; then
+      if [ "$hw_w" -ne 0 ] && [ "$hw_w" -ne "$hw_u" ]; then printf 'directories %s and %s belong to two different users; hostop refuses to write below them\\n' "$hw_at" "$hw_d"; return 3; fi
+      [ "$hw_w" -ne 0 ] || hw_at=$hw_d; hw_w=$hw_u
+    fi
   done
   if [ -n "$hw_o" ] && [ "$hw_w" -ne 0 ] && [ "$hw_w" != "$(id -u -- "$hw_o" 2>/dev/null)" ]; then
     printf 'directory %s is writable by user %s (uid %s): a file owned by %s there cannot be kept safe from that user; make %s its owner, or move the file\\n' "$hw_at" "$(stat -c %U -- "$hw_at")" "$hw_w" "$hw_o" "$(stat -c %U -- "$hw_at")"
@@ -191,9 +195,9 @@ export function stageScript(items: StageItem[], stateRoot: string): string {
     lines.push(
       writerOf(it.path, it.owner),
       `err=$( { [ $wrc -eq 0 ] || { printf '%s\\n' "$W"; exit 3; }; ` +
-        `{ if [ "$w" = 0 ]; then (umask 022 && mkdir -p -- ${d}); else hostop_as "$w" sh -c 'umask 022 && mkdir -p -- "$1"' sh ${d}; fi; } || exit 3; ` +
-        // The directories just made are checked too: one a user made first would be theirs.
-        `W=$(hostop_writer ${quoteArg(it.owner)} ${d}) || { printf '%s\\n' "$W"; exit 3; }; [ "\${W%% *}" = "$w" ] || { printf 'the directories above %s changed hands while staging\\n' ${d}; exit 3; }; ` +
+        // Missing directories are made, then checked too: one a user made first would be theirs.
+        `if [ ! -d ${d} ]; then { if [ "$w" = 0 ]; then (umask 022 && mkdir -p -- ${d}); else hostop_as "$w" sh -c 'umask 022 && mkdir -p -- "$1"' sh ${d}; fi; } || exit 3; ` +
+        `W=$(hostop_writer ${quoteArg(it.owner)} ${d}) || { printf '%s\\n' "$W"; exit 3; }; [ "\${W%% *}" = "$w" ] || { printf 'the directories above %s changed hands while staging\\n' ${d}; exit 3; }; fi; ` +
         pipeFromHeredoc(put, it.content) +
         '} 2>&1 )',
       `rc=$?; [ $rc -ne 0 ] && [ $wrc -eq 0 ] && hostop_run "$w" rm -f -- ${t}; printf 'staged ${i} %s %s\\n' $rc "$(printf '%s' "$err" | head -c 2000 | base64 | tr -d '\\n')"`,
