@@ -54,10 +54,16 @@ function hostLock(stateRoot: string): string {
  *
  * `hostop_writer OWNER DIR` walks DIR and each of its ancestors (lstat: a symlinked ancestor is refused) and
  * prints `UID AT`: `0 -` when only root can change any of them, else the one non-root user who can (the owner of a
- * directory can always chmod it; a group or every user can write one without the sticky bit, which is refused)
- * and the deepest directory that user owns. With OWNER, that user must be OWNER: a file owned by anyone else
+ * directory can always chmod it) and the deepest directory that user owns. Group or other write permission (or
+ * an ACL, whose mask shows in the group bits: acl(5)) is refused, except on a sticky ancestor above the deepest
+ * existing directory (others can add names there, not rename ours); in a sticky directory itself others can
+ * plant a name before hostop creates it. With OWNER, that user must be OWNER: a file owned by anyone else
  * (root above all) in such a directory cannot be kept safe from it. A refusal prints why on stdout, status 3.
- * `hostop_as UID CMD...` runs CMD as that user with its own groups (setpriv(1), util-linux), without fd 9.
+ * `hostop_as UID CMD...` runs CMD as that user with its own groups (setpriv(1), util-linux), without fd 9, under
+ * a root-owned `timeout -s KILL`: the user can stop its own processes, never hold the host lock for ever.
+ * `hostop_backup UID P SAVED` copies P into root's state: `cp -a` where root alone controls the directory; as
+ * the user's directory, no recursion (a tree or a swapped subdirectory is refused, never copied by root) and
+ * bounded in time (a FIFO swapped in).
  * `hostop_run UID CMD...` runs CMD as root when UID is 0, else as that user.
  * `hostop_put UID TEMP OWNER GROUP MODE` writes stdin to TEMP, which must not exist (set -C: O_EXCL, so never
  * through a symlink), then sets owner (root only; a user's file is its own), group and mode by TEMP's name —
@@ -77,11 +83,12 @@ export const HOST_FUNCTIONS = `hostop_writer() {
     hw_d=\${hw_d%/*}; [ -n "$hw_d" ] || hw_d=/
   done
   hw_s=$(stat -c '%u %g %a' -- "$@") || return 3
+  hw_deepest=1
   for hw_d do
     hw_l=\${hw_s%%"$hw_nl"*}; hw_s=\${hw_s#*"$hw_nl"}
-    hw_u=\${hw_l%% *}; hw_l=\${hw_l#* }; hw_g=\${hw_l%% *}; hw_a=\${hw_l#* }; hw_m=$((0$hw_a))
-    if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 2)) -ne 0 ]; then printf 'directory %s is writable by every user (mode %s); hostop refuses to write below it\\n' "$hw_d" "$hw_a"; return 3; fi
-    if [ $((hw_m & 512)) -eq 0 ] && [ $((hw_m & 16)) -ne 0 ] && [ "$hw_g" -ne 0 ]; then printf 'directory %s is writable by group %s; hostop refuses to write below it\\n' "$hw_d" "$(stat -c %G -- "$hw_d")"; return 3; fi
+    hw_u=\${hw_l%% *}; hw_l=\${hw_l#* }; hw_a=\${hw_l#* }; hw_m=$((0$hw_a))
+    if [ $((hw_m & 18)) -ne 0 ] && { [ $((hw_m & 512)) -eq 0 ] || [ $hw_deepest = 1 ]; }; then printf 'directory %s is writable by other users (mode %s, or an ACL); hostop refuses to write in or below it\\n' "$hw_d" "$hw_a"; return 3; fi
+    hw_deepest=0
     if [ "$hw_u" -ne 0 ]; then
       if [ "$hw_w" -ne 0 ] && [ "$hw_w" -ne "$hw_u" ]; then printf 'directories %s and %s belong to two different users; hostop refuses to write below them\\n' "$hw_at" "$hw_d"; return 3; fi
       [ "$hw_w" -ne 0 ] || hw_at=$hw_d; hw_w=$hw_u
@@ -93,7 +100,10 @@ export const HOST_FUNCTIONS = `hostop_writer() {
   fi
   printf '%s %s\\n' "$hw_w" "$hw_at"
 }
-hostop_as() { ha_u=$1; shift; setpriv --reuid="$ha_u" --regid="$(id -g -- "$ha_u")" --init-groups -- "$@" 9>&-; }
+hostop_as() { ha_u=$1; shift; timeout -s KILL 120 setpriv --reuid="$ha_u" --regid="$(id -g -- "$ha_u")" --init-groups -- "$@" 9>&-; }
+hostop_backup() {
+  if [ "$1" = 0 ]; then cp -a -- "$2" "$3"; else timeout -s KILL 30 cp -P --preserve=all -- "$2" "$3"; fi
+}
 hostop_run() { hr_u=$1; shift; if [ "$hr_u" = 0 ]; then "$@"; else hostop_as "$hr_u" "$@"; fi; }
 hostop_put() {
   if [ "$1" = 0 ]; then rm -f -- "$2" && (set -C; cat > "$2") && chown -- "$3:$4" "$2" && chmod -- "$5" "$2"
@@ -281,11 +291,12 @@ export function activateScript(
     const p = quoteArg(it.path);
     const b = quoteArg(`${root}/backup/${pathId(it.path)}`);
     const o = quoteArg(`${root}/original/${pathId(it.path)}`);
-    const original = it.keepOriginal ? ` && { [ -e ${o} ] || cp -a -- ${p} ${o}; }` : '';
+    // `-L` too: a saved original that is a dangling link is there, and cp would write through it.
+    const original = it.keepOriginal ? ` && { [ -e ${o} ] || [ -L ${o} ] || hostop_backup "$w" ${p} ${o}; }` : '';
     lines.push(
       `st=absent; ${writerOf(it.path)}; [ $wrc -eq 0 ] && ` +
-        `{ if [ -e ${p} ] || [ -L ${p} ]; then st=existed; rm -rf -- ${b} && cp -a -- ${p} ${b}${original}; else rm -rf -- ${b}; fi; } && ` +
-        `hostop_run "$w" mv -fT -- ${quoteArg(tempPathFor(it.path))} ${p}; printf 'activated ${i} %s %s\\n' $? $st`,
+        `{ if [ -e ${p} ] || [ -L ${p} ]; then st=existed; rm -rf -- ${b} && hostop_backup "$w" ${p} ${b}${original}; else rm -rf -- ${b}; fi; } && ` +
+        `hostop_run "$w" mv -fT -- ${quoteArg(tempPathFor(it.path))} ${p} </dev/null >/dev/null 2>&1; printf 'activated ${i} %s %s\\n' $? $st`,
     );
   });
   (opts.chmods ?? []).forEach((c, i) => {
@@ -294,7 +305,7 @@ export function activateScript(
     const m = quoteArg(c.mode);
     lines.push(
       `${writerOf(c.path, c.owner)}; [ $wrc -eq 0 ] && if [ "$w" = 0 ]; then chown -h -- ${quoteArg(`${c.owner}:${c.group}`)} ${p} && chmod -- ${m} ${p}; ` +
-        `else hostop_as "$w" sh -c 'chgrp -h -- "$1" "$3" && chmod -- "$2" "$3"' sh ${g} ${m} ${p}; fi; printf 'fixed ${i} %s\\n' $?`,
+        `else hostop_as "$w" sh -c 'chgrp -h -- "$1" "$3" && chmod -- "$2" "$3"' sh ${g} ${m} ${p} </dev/null >/dev/null 2>&1; fi; printf 'fixed ${i} %s\\n' $?`,
     );
   });
   for (const path of opts.unstage ?? []) lines.push(unstageLine(path));
@@ -306,7 +317,7 @@ export function activateScript(
 
 /** Removes the candidate beside `path`, as whoever may act in its directory (prints nothing). */
 function unstageLine(path: string): string {
-  return `${writerOf(path)}; [ $wrc -eq 0 ] && hostop_run "$w" rm -f -- ${quoteArg(tempPathFor(path))}`;
+  return `${writerOf(path)}; [ $wrc -eq 0 ] && hostop_run "$w" rm -f -- ${quoteArg(tempPathFor(path))} </dev/null >/dev/null 2>&1`;
 }
 
 /**
@@ -458,10 +469,10 @@ export function restoreScript(
     const p = quoteArg(it.path);
     const src = quoteArg(`${opts.stateRoot}/${it.from}/${pathId(it.path)}`);
     const t = quoteArg(tempPathFor(it.path));
-    const restore = `hostop_restore "$w" ${src} ${t} ${p}`;
+    const restore = `hostop_restore "$w" ${src} ${t} ${p} >/dev/null 2>&1`;
     // A pruned path whose original was never copied was never rewritten by hostop: it stays as it is.
     const body = !it.existed
-      ? `hostop_run "$w" rm -f -- ${p}`
+      ? `hostop_run "$w" rm -f -- ${p} </dev/null >/dev/null 2>&1`
       : it.from === 'original'
         ? `if [ -e ${src} ] || [ -L ${src} ]; then ${restore} && rm -f -- ${src}; fi`
         : restore;

@@ -361,19 +361,18 @@ describe('directories a non-root user can write', () => {
     expect(readFileSync(p, 'utf8')).toBe('v1\n');
   });
 
-  it('refuses a directory every user can write (no sticky bit) or a non-root group can, allows a sticky one', () => {
-    const open = join(root, 'open');
-    mkdirSync(open);
-    chmodSync(open, 0o777);
-    const grouped = join(root, 'grouped');
-    mkdirSync(grouped);
-    chmodSync(grouped, 0o775);
-    chownSync(grouped, 0, NOBODY);
-    const sticky = join(root, 'sticky');
-    mkdirSync(sticky);
-    chmodSync(sticky, 0o1777);
-    const [a, b, c] = run(
-      [open, grouped, sticky].map((d) => ({
+  it('refuses a directory others can write (group, every user, an ACL mask), and files directly in a sticky one', () => {
+    const dirs = ['open', 'grouped', 'rootgroup', 'sticky'].map((n) => join(root, n));
+    for (const d of dirs) mkdirSync(d);
+    chmodSync(dirs[0]!, 0o777);
+    chmodSync(dirs[1]!, 0o775);
+    chownSync(dirs[1]!, 0, NOBODY);
+    chmodSync(dirs[2]!, 0o775); // group root: also what a root:root directory with a user ACL shows
+    chmodSync(dirs[3]!, 0o1777);
+    const sub = join(dirs[3]!, 'own');
+    mkdirSync(sub); // root's own directory inside a sticky one: others cannot rename it
+    const results = run(
+      [...dirs, sub].map((d) => ({
         path: join(d, 'f'),
         content: 'x',
         mode: '0644',
@@ -381,13 +380,42 @@ describe('directories a non-root user can write', () => {
         group: 'root',
       })),
     );
-    expect(a!.output).toBe(
-      `directory ${open} is writable by every user (mode 777); hostop refuses to write below it`,
+    const modes = ['777', '775', '775', '1777'];
+    dirs.forEach((d, i) =>
+      expect(results[i]!.output).toBe(
+        `directory ${d} is writable by other users (mode ${modes[i]}, or an ACL); hostop refuses to write in or below it`,
+      ),
     );
-    expect(b!.output).toBe(
-      `directory ${grouped} is writable by group nogroup; hostop refuses to write below it`,
+    expect(results[4]).toEqual({ written: 0, output: '' });
+  });
+
+  it('never copies onto a saved original that is a dangling link (cp would write through it once it resolves)', () => {
+    const p = join(home, 'app.conf');
+    symlinkSync(join(home, 'gone'), p); // nobody's link, dangling, when hostop first manages the path
+    run([{ path: p, content: 'v1\n', mode: '0644', owner: 'nobody', group: 'nogroup' }]);
+    const opts = { stateRoot: state, inventory: '{}\n', daemonReload: false, units: [] };
+    sh(activateScript([{ path: p, keepOriginal: true }], opts)); // original/ now holds the dangling link
+    // Every cp of the next activate, recorded: none may aim at original/ (the user can make the saved link
+    // resolve to a root file between a `-e` test and the copy).
+    const shims = join(root, 'shims');
+    mkdirSync(shims);
+    writeFileSync(
+      join(shims, 'cp'),
+      `#!/bin/sh\necho "$@" >> ${join(root, 'cp-calls')}\nexec /bin/cp "$@"\n`,
+      {
+        mode: 0o755,
+      },
     );
-    expect(c).toEqual({ written: 0, output: '' });
+    run([{ path: p, content: 'v2\n', mode: '0644', owner: 'nobody', group: 'nogroup' }]);
+    const script = activateScript([{ path: p, keepOriginal: true }], opts);
+    execFileSync('/bin/sh', ['-s'], {
+      input: script,
+      env: { ...process.env, PATH: `${shims}:${process.env.PATH}` },
+    });
+    const calls = readFileSync(join(root, 'cp-calls'), 'utf8');
+    expect(calls).toContain('/backup/'); // the shim saw the backup copy...
+    expect(calls).not.toContain('/original/'); // ...and no copy onto the saved original
+    expect(readFileSync(p, 'utf8')).toBe('v2\n');
   });
 });
 
