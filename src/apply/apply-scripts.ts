@@ -292,7 +292,9 @@ export function activateScript(
     const b = quoteArg(`${root}/backup/${pathId(it.path)}`);
     const o = quoteArg(`${root}/original/${pathId(it.path)}`);
     // `-L` too: a saved original that is a dangling link is there, and cp would write through it.
-    const original = it.keepOriginal ? ` && { [ -e ${o} ] || [ -L ${o} ] || hostop_backup "$w" ${p} ${o}; }` : '';
+    const original = it.keepOriginal
+      ? ` && { [ -e ${o} ] || [ -L ${o} ] || hostop_backup "$w" ${p} ${o}; }`
+      : '';
     lines.push(
       `st=absent; ${writerOf(it.path)}; [ $wrc -eq 0 ] && ` +
         `{ if [ -e ${p} ] || [ -L ${p} ]; then st=existed; rm -rf -- ${b} && hostop_backup "$w" ${p} ${b}${original}; else rm -rf -- ${b}; fi; } && ` +
