@@ -230,7 +230,8 @@ describe('host disk full', () => {
   const DIR = '/etc/hostop-fault-full';
   it('a write that does not fit: a clear error, the old file intact, no temp file; converges once there is room', async () => {
     sh(HOST, `umount ${DIR} 2>/dev/null; rm -rf /var/lib/hostop ${DIR}; mkdir -p ${DIR}`);
-    sh(HOST, `mount -t tmpfs -o size=64k hostop-full ${DIR}`);
+    // mode=755: a tmpfs root is 1777 by default, a directory others can write, where hostop refuses to write.
+    sh(HOST, `mount -t tmpfs -o size=64k,mode=755 hostop-full ${DIR}`);
     try {
       const ds = desiredState([HOST], file('full', [HOST], `${DIR}/app.conf`, 'old\n'));
       expect((await hostop(['apply', ds])).code).toBe(0);
