@@ -61,8 +61,13 @@ describe('hostop run (enforce)', () => {
       10_000,
       100,
     );
-    const after = await status(daemon.url);
-    expect(probe(after, 'lab-12')).not.toBe(probe(before, 'lab-12'));
+    // The file lands before the pass's verifying probe is recorded: wait for that record, not for a proxy.
+    await waitFor(
+      'lab-12 probed again',
+      async () => probe(await status(daemon.url), 'lab-12') !== probe(before, 'lab-12'),
+      10_000,
+      100,
+    );
     // The others were not probed for the edit (only the resync tick may have touched them).
     const edits = daemon.logs.filter((l) => l.msg === 'desired state loaded' && (l.enqueued as number) > 0);
     expect(edits.at(-1)!.enqueued).toBe(1);
