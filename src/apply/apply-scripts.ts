@@ -127,7 +127,8 @@ function writerOf(path: string, owner = ''): string {
   return `W=$(hostop_writer ${quoteArg(owner)} ${quoteArg(parentOf(path))}); wrc=$?; w=\${W%% *}`;
 }
 
-function parentOf(path: string): string {
+/** The directory a path is in (`/` for a top-level path). */
+export function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/')) || '/';
 }
 

@@ -1,4 +1,4 @@
-import { HOST_FUNCTIONS } from '../apply/apply-scripts.js';
+import { HOST_FUNCTIONS, parentOf } from '../apply/apply-scripts.js';
 import { DesiredStateError, ProtocolError } from '../core/errors.js';
 import { quoteArg } from '../ssh/quote.js';
 
@@ -23,9 +23,8 @@ export function buildFetchScript(paths: string[], maxBytes: number): string {
   const lines = ['set -f', HOST_FUNCTIONS];
   paths.forEach((p, i) => {
     if (!p.startsWith('/')) throw new DesiredStateError(`fetch path must be absolute: ${JSON.stringify(p)}`);
-    const dir = p.slice(0, p.lastIndexOf('/')) || '/';
     lines.push(
-      `p=${quoteArg(p)}; W=$(hostop_writer '' ${quoteArg(dir)}) && w=\${W%% *} || w=`,
+      `p=${quoteArg(p)}; W=$(hostop_writer '' ${quoteArg(parentOf(p))}) && w=\${W%% *} || w=`,
       `if [ -h "$p" ]; then echo 'not-file ${i}'`,
       `elif [ -f "$p" ] && [ -n "$w" ] && hostop_run "$w" test -r "$p"; then printf 'content ${i} '; ` +
         `hostop_run "$w" dd if="$p" bs=65536 count=${maxBytes + 1} iflag=count_bytes,nofollow,nonblock status=none | base64 -w 0; echo`,

@@ -37,6 +37,16 @@ beforeEach(() => {
   state = join(root, 'state');
 });
 
+/** A one-byte root file at `p` with this validator. */
+const validated = (p: string, validate: { argv: string[]; timeoutMs: number }) => ({
+  path: p,
+  content: 'x',
+  mode: '0644',
+  owner: 'root',
+  group: 'root',
+  validate,
+});
+
 const hostile = 'it\'s $(touch CANARY) `touch CANARY` "quoted"\nline two ünïcödé \\ ; rm -rf /\n';
 
 describe('stage script', () => {
@@ -78,21 +88,7 @@ describe('stage script', () => {
 
   it('kills a hanging validator at its deadline (exit 124)', () => {
     const p = join(root, 'hang.conf');
-    const out = sh(
-      stageScript(
-        [
-          {
-            path: p,
-            content: 'x',
-            mode: '0644',
-            owner: 'root',
-            group: 'root',
-            validate: { argv: ['sleep', '30'], timeoutMs: 1000 },
-          },
-        ],
-        state,
-      ),
-    );
+    const out = sh(stageScript([validated(p, { argv: ['sleep', '30'], timeoutMs: 1000 })], state));
     expect(parseStageOutput(out, 1, 'local')[0]!.validatorCode).toBe(124);
   });
 
@@ -435,16 +431,7 @@ describe('the host lock', () => {
     await waitFor(() => existsSync(order));
     sh(
       stageScript(
-        [
-          {
-            path: p,
-            content: 'x',
-            mode: '0644',
-            owner: 'root',
-            group: 'root',
-            validate: { argv: ['/bin/sh', '-c', `echo second >>"$1"`, 'v', order], timeoutMs: 5000 },
-          },
-        ],
+        [validated(p, { argv: ['/bin/sh', '-c', `echo second >>"$1"`, 'v', order], timeoutMs: 5000 })],
         state,
       ),
     );
