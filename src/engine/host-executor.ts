@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { HostScript } from '../apply/host-scripts.js';
 import type { HostRef } from '../core/model.js';
 
 /** A deadline and an abort for one request to a host. */
@@ -18,12 +19,13 @@ export interface RunResult {
 /**
  * The one seam between hostop and a host: run a POSIX sh script, open a TCP stream from the host's point of
  * view. The engine, the probe and the health checks depend on this, never on SSH: `ssh/host-connection.ts` is
- * the real one, `test/support/fake-executor.ts` the one for unit tests.
+ * the real one (it runs the script's text), `test/support/fake-host.ts` the in-memory one of the unit tests (it
+ * acts on the script's request).
  */
 export interface HostExecutor {
   readonly host: HostRef;
   /** Runs `script` (POSIX sh) on the host; rejects with a HostopError on a lost connection or the deadline. */
-  run(script: string, opts: RequestOptions): Promise<RunResult>;
+  run(script: HostScript, opts: RequestOptions): Promise<RunResult>;
   /** A TCP stream to `host:port` as seen from the host (health checks); rejects when refused or unreachable. */
   forwardTcp(host: string, port: number, opts: RequestOptions): Promise<Duplex>;
   /** Drops the connection (a host that stopped answering); the next request reconnects. */

@@ -1,12 +1,7 @@
 import { createHash } from 'node:crypto';
-import {
-  DEFAULT_STATE_ROOT,
-  inventoryPath,
-  parseUnstageOutput,
-  tempPathFor,
-  unstageScript,
-} from '../apply/apply-scripts.js';
+import { parseUnstageOutput } from '../apply/apply-scripts.js';
 import { EMPTY_INVENTORY, type HostInventory, parseInventory } from '../apply/host-inventory.js';
+import { hostLayout, hostScript } from '../apply/host-scripts.js';
 import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
 import type { HostIntent, ObservedHost } from '../core/model.js';
@@ -76,11 +71,8 @@ export async function reconcileHost(
     // Candidates left beside their targets by a pass that lost its connection mid-apply: nothing else removes
     // them when the next pass has nothing to write there (the change was reverted, or already activated).
     if (opts.apply && first.staleTemps.length > 0) {
-      const script = unstageScript(first.staleTemps, DEFAULT_STATE_ROOT);
-      const out = await conn.run(script, {
-        timeoutMs: REQUEST_TIMEOUT_MS,
-        signal: opts.signal,
-      });
+      const script = hostScript({ op: 'unstage', paths: first.staleTemps });
+      const out = await conn.run(script, { timeoutMs: REQUEST_TIMEOUT_MS, signal: opts.signal });
       parseUnstageOutput(out.stdout.toString('utf8'), host);
     }
     const checks = await runChecks(conn, intent, opts);
@@ -89,7 +81,6 @@ export async function reconcileHost(
     if (!opts.apply) return done('drifted', drifted, checks);
 
     const applied = await applyPlan(conn, first.intent, plan, first.inventory, {
-      stateRoot: DEFAULT_STATE_ROOT,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       signal: opts.signal,
     });
@@ -146,9 +137,9 @@ async function observe(
   /** The intent this pass works with: merged files carry the content they must have now. */
   intent: HostIntent;
 }> {
-  const inventoryFile = inventoryPath(DEFAULT_STATE_ROOT);
+  const inventoryFile = hostLayout.inventory;
   const req = { timeoutMs: opts.probeTimeoutMs ?? 30_000, signal: opts.signal };
-  const temps = intent.files.map((f) => tempPathFor(f.path));
+  const temps = intent.files.map((f) => hostLayout.candidate(f.path));
   const paths = [...intent.files.map((f) => f.path), ...temps, inventoryFile];
   const units = intent.services.map((s) => s.unit);
   // The inventory rides along with the probe until it is known; afterwards its hash says if it changed. Files
@@ -171,7 +162,7 @@ async function observe(
   );
   const staleTemps = intent.files
     .map((f) => f.path)
-    .filter((p) => (observed.files[tempPathFor(p)]?.type ?? 'missing') !== 'missing');
+    .filter((p) => (observed.files[hostLayout.candidate(p)]?.type ?? 'missing') !== 'missing');
   const inventory = await readInventory(conn, observed, inventoryFile, memory, req);
 
   const resolved = resolveMerges(intent, observed);
@@ -289,10 +280,29 @@ function mergeResults(
   after: HostPlan,
 ): ResourceOutcome[] {
   const still = new Set(driftedResources(after).map((r) => `${r.kind}/${r.name}`));
+  // A unit whose only pending action is the reload or restart a file change asks for has nothing wrong of its
+  // own when that change did not land (its file failed validation or was rolled back): the file says why.
+  const onlyNotified = new Set(
+    after.services
+      .filter((s) => s.actions.every((a) => a === 'reload' || a === 'restart'))
+      .map((s) => `${s.resource.kind}/${s.resource.name}`),
+  );
   return drifted.map((d) => {
     if (d.result === 'held') return d;
     const a = applied.find((x) => x.kind === d.kind && x.name === d.name);
     if (a && a.result !== 'applied') return a;
+    const k = `${d.kind}/${d.name}`;
+    if (
+      still.has(k) &&
+      onlyNotified.has(k) &&
+      !after.files.some((f) => f.action !== 'unchanged' && `${f.resource.kind}/${f.resource.name}` === k)
+    )
+      return {
+        kind: d.kind,
+        name: d.name,
+        result: 'unchanged',
+        message: `${d.message}: waits for the file change that asks for it`,
+      };
     if (still.has(`${d.kind}/${d.name}`))
       return {
         ...d,

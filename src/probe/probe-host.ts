@@ -1,9 +1,10 @@
+import { hostScript } from '../apply/host-scripts.js';
 import { ProtocolError } from '../core/errors.js';
 import type { ObservedHost } from '../core/model.js';
 import type { HostExecutor, RequestOptions } from '../engine/host-executor.js';
-import { buildFetchScript, parseFetchOutput } from './fetch-script.js';
+import { parseFetchOutput } from './fetch-script.js';
 import { parseProbeOutput } from './probe-parse.js';
-import { type KnownFile, type KnownPackages, type KnownProgram, buildProbeScript } from './probe-script.js';
+import type { KnownFile, KnownPackages, KnownProgram } from './probe-script.js';
 
 /**
  * One host's memory between passes: path -> signature and hash of the regular file seen there, and the package
@@ -56,7 +57,7 @@ export async function probeHost(
     programs: [...new Set(targets.programs ?? [])].sort(),
     knownPrograms: cache.programs,
   };
-  const res = await conn.run(buildProbeScript(req), opts);
+  const res = await conn.run(hostScript({ op: 'probe', probe: req }), opts);
   if (res.code !== 0) throw scriptFailed(host, 'probe', res.code, res.stderr);
   const parsed = parseProbeOutput(host, req, res.stdout.toString('utf8'));
   cache.clear();
@@ -78,7 +79,7 @@ export async function fetchFiles(
 ): Promise<Record<string, string>> {
   const unique = [...new Set(paths)];
   const maxBytes = opts.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
-  const res = await conn.run(buildFetchScript(unique, maxBytes), opts);
+  const res = await conn.run(hostScript({ op: 'fetch', paths: unique, maxBytes }), opts);
   if (res.code !== 0) throw scriptFailed(conn.host.name, 'fetch', res.code, res.stderr);
   const out: Record<string, string> = {};
   for (const f of Object.values(

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel } from 'ssh2';
+import type { HostScript } from '../apply/host-scripts.js';
 import { type HostopError, TransportError } from '../core/errors.js';
 import type { HostRef } from '../core/model.js';
 import { connectError } from './connect-error.js';
@@ -151,7 +152,8 @@ export class HostConnection implements HostExecutor {
    * TimeoutError / the abort reason (the channel is discarded), ConnectionLost, ChannelClosed or
    * PrivilegeFailed (`sudo -n` refused). A non-zero exit status is a result, not an error.
    */
-  async run(script: string, opts: RequestOptions): Promise<RunResult> {
+  async run(script: HostScript | string, opts: RequestOptions): Promise<RunResult> {
+    const text = typeof script === 'string' ? script : script.text;
     const dl = deadline('request', opts.timeoutMs, this.host.name, opts.signal);
     const prev = this.tail;
     let release!: () => void;
@@ -162,7 +164,7 @@ export class HostConnection implements HostExecutor {
       await untilAborted(prev, dl.signal);
       const shell = await untilAborted(this.shellChannel(), dl.signal);
       this.counters.requests++;
-      return await shell.run(script, dl.signal);
+      return await shell.run(text, dl.signal);
     } finally {
       dl.dispose();
       void prev.then(release);

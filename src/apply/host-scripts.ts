@@ -1,0 +1,75 @@
+import { buildFetchScript } from '../probe/fetch-script.js';
+import { type ProbeRequest, buildProbeScript } from '../probe/probe-script.js';
+import {
+  type ActivateItem,
+  type ChmodItem,
+  DEFAULT_STATE_ROOT,
+  type RestoreItem,
+  type StageItem,
+  type UnitAction,
+  activateScript,
+  inventoryPath,
+  restoreScript,
+  stageScript,
+  tempPathFor,
+  unstageScript,
+} from './apply-scripts.js';
+
+/**
+ * What a script asks of a host, as data. The shell text is built from it here and nowhere else; the real
+ * executor runs the text, the in-memory fake of the unit tests (test/support/fake-host.ts) acts on the data.
+ */
+export type HostRequest =
+  | { op: 'probe'; probe: ProbeRequest }
+  | { op: 'fetch'; paths: string[]; maxBytes: number }
+  | { op: 'stage'; items: StageItem[] }
+  | { op: 'activate'; items: ActivateItem[]; change: HostChange; chmods: ChmodItem[]; unstage: string[] }
+  | { op: 'restore'; items: RestoreItem[]; change: HostChange }
+  | { op: 'unstage'; paths: string[] };
+
+/** What every changing script ends with: the inventory it records, then the unit actions. */
+export interface HostChange {
+  /** The serialized inventory to write. */
+  inventory: string;
+  daemonReload: boolean;
+  units: UnitAction[];
+}
+
+/** One script for a host: its shell text and the request it was built from. */
+export interface HostScript {
+  readonly text: string;
+  readonly request: HostRequest;
+}
+
+/**
+ * The host's layout, owned here: hostop's state directory, the inventory in it, the candidate beside each
+ * target (backups and originals live under the state root too; see apply-scripts.ts).
+ */
+export const hostLayout = {
+  stateRoot: DEFAULT_STATE_ROOT,
+  inventory: inventoryPath(DEFAULT_STATE_ROOT),
+  candidate: tempPathFor,
+} as const;
+
+/** Builds the script of a request, for the host layout above (pure). */
+export function hostScript(request: HostRequest): HostScript {
+  return { text: scriptText(request), request };
+}
+
+function scriptText(r: HostRequest): string {
+  const root = hostLayout.stateRoot;
+  switch (r.op) {
+    case 'probe':
+      return buildProbeScript(r.probe);
+    case 'fetch':
+      return buildFetchScript(r.paths, r.maxBytes);
+    case 'stage':
+      return stageScript(r.items, root);
+    case 'activate':
+      return activateScript(r.items, { stateRoot: root, ...r.change, chmods: r.chmods, unstage: r.unstage });
+    case 'restore':
+      return restoreScript(r.items, { stateRoot: root, ...r.change });
+    case 'unstage':
+      return unstageScript(r.paths, root);
+  }
+}
