@@ -70,6 +70,14 @@ function harness(
   return { reconciler, calls, status, metrics, write, passes };
 }
 
+/** Polls a condition the reconciler reaches asynchronously (after the pass that the test waited for). */
+async function waitFor(ok: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; !(await ok()); i++) {
+    if (i > 500) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const rolledBack = {
   status: 'rolled-back' as const,
   resources: [{ kind: 'File', name: 'f', result: 'rolled-back' as const, reason: 'HealthCheckFailed' }],
@@ -147,6 +155,53 @@ describe('Reconciler rules', () => {
     h.reconciler.resyncAll();
     await h.passes(2);
     expect(h.calls.map((c) => c.apply)).toEqual([false, false]);
+    await h.reconciler.stop(1000);
+  });
+  it('tells drift from roll-out: a change of a host already in sync with this intent is a corrected drift', async () => {
+    const applied = () => ({
+      status: 'converged' as const,
+      resources: [{ kind: 'File', name: 'f', result: 'applied' as const }],
+    });
+    const inSync = () => ({ status: 'in-sync' as const, resources: [] });
+    const h = harness([applied, inSync, applied, applied]);
+    const corrections = async () =>
+      (await h.metrics.registry.getSingleMetric('hostop_drift_corrections_total')!.get()).values.reduce(
+        (n, v) => n + v.value,
+        0,
+      );
+    const reasons = () => h.status.snapshot().events.map((e) => e.reason);
+    h.reconciler.start();
+    await h.passes(1);
+    // The first apply since start rolls the intent out: no drift.
+    h.reconciler.resyncAll();
+    await h.passes(2);
+    expect(await corrections()).toBe(0);
+    h.reconciler.resyncAll();
+    await h.passes(3);
+    // In sync with v1, then changed back to v1: someone had changed the host.
+    await waitFor(async () => (await corrections()) === 1);
+    expect(reasons()).toContain('DriftCorrected');
+    h.write('v2\n');
+    await h.reconciler.reload();
+    await h.passes(4);
+    // Events fold: the second roll-out counts on the first one's event.
+    await waitFor(() => h.status.snapshot().events.find((e) => e.reason === 'Applied')?.count === 2);
+    // A new intent applied is a roll-out, however many times it happens.
+    expect(await corrections()).toBe(1);
+    await h.reconciler.stop(1000);
+  });
+
+  it('retries a host whose pass failed with a retryable error, without waiting for the resync', async () => {
+    const h = harness([
+      () => ({
+        status: 'unreachable',
+        resources: [],
+        error: { code: 'ConnectFailed', message: 'connect ECONNREFUSED', retryable: true },
+      }),
+    ]);
+    h.reconciler.start();
+    await h.passes(2);
+    expect(h.calls.map((c) => c.apply)).toEqual([true, true]);
     await h.reconciler.stop(1000);
   });
 });
