@@ -5,7 +5,6 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   readlinkSync,
@@ -13,7 +12,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -25,6 +23,7 @@ import {
   stageScript,
   tempPathFor,
 } from '../../../src/apply/apply-scripts.js';
+import { tempDir } from '../../support/temp.js';
 
 // These scripts run on hosts through a persistent `sh`; here they run through the same /bin/sh (dash on Debian)
 // on the real filesystem, so their effects are observed, not assumed.
@@ -33,7 +32,7 @@ const sh = (script: string) => execFileSync('/bin/sh', ['-s'], { input: script, 
 let root: string;
 let state: string;
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'hostop-apply-'));
+  root = tempDir('hostop-apply-');
   state = join(root, 'state');
 });
 

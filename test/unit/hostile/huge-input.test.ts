@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffHost } from '../../../src/core/diff.js';
 import { loadDesiredState } from '../../../src/source/load.js';
 import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js';
+import { tempDir } from '../../support/temp.js';
 
 // Hostile sizes and shapes: each is refused with a problem or handled in bounded time, never a hang or a crash.
 
@@ -19,7 +19,7 @@ spec:
 `;
 
 function load(resources: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'hostop-hostile-'));
+  const dir = tempDir('hostop-hostile-');
   writeFileSync(join(dir, 'hosts.yaml'), HOSTS);
   writeFileSync(join(dir, 'resources.yaml'), resources);
   const started = Date.now();
