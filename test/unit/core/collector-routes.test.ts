@@ -4,14 +4,9 @@ import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
 import { kindByName } from '../../../src/kinds/registry.js';
 import { kindSchemas } from '../../../src/source/crds.js';
+import { hostDoc } from '../../support/documents.js';
 
-const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS';
-const host = (name: string, role: string) => ({
-  apiVersion: 'hostop.dev/v1alpha1',
-  kind: 'Host',
-  metadata: { name, labels: { role } },
-  spec: { address: `${name}.example.internal`, hostKey: KEY },
-});
+const host = (name: string, role: string) => hostDoc(name, {}, { role });
 const doc = (kind: string, name: string, spec: Record<string, unknown>) => ({
   apiVersion: 'hostop.dev/v1alpha1',
   kind,

@@ -5,21 +5,13 @@ import { diffHost } from '../../../src/core/diff.js';
 import { renderSnapshot } from '../../../src/core/render.js';
 import { kindByName } from '../../../src/kinds/registry.js';
 import { kindSchemas } from '../../../src/source/crds.js';
+import { hostDoc } from '../../support/documents.js';
 import { fileIntent, hostIntent, observedFiles } from '../../support/intents.js';
 
 // Plans show unified diffs; a diff has two sides. The desired secrets are declared, the ones they replace on the
 // host are not: neither may show.
 
-const hostDocs = () =>
-  stringify({
-    apiVersion: 'hostop.dev/v1alpha1',
-    kind: 'Host',
-    metadata: { name: 'mon' },
-    spec: {
-      address: 'mon.example.internal',
-      hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS',
-    },
-  });
+const hostDocs = () => stringify(hostDoc('mon'));
 
 function planDiff(content: string, secrets: string[], current: string | undefined): string {
   const f = fileIntent({ content, secrets });

@@ -5,22 +5,9 @@ import { renderSnapshot } from '../../../src/core/render.js';
 import { kindByName } from '../../../src/kinds/registry.js';
 import { escapeQuoted } from '../../../src/kinds/systemd-drop-in.js';
 import { kindSchemas } from '../../../src/source/crds.js';
+import { expectProblem, hostDoc } from '../../support/documents.js';
 
-/** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
-function expectProblem(lines: string[], message: string) {
-  const found = lines.some((l) => (message.endsWith(': ') ? l.startsWith(message) : l === message));
-  expect(found, `${message}\n  not in\n${lines.join('\n')}`).toBe(true);
-}
-
-const hosts = ['mon', 'app'].map((name) => ({
-  apiVersion: 'hostop.dev/v1alpha1',
-  kind: 'Host',
-  metadata: { name },
-  spec: {
-    address: `${name}.example.internal`,
-    hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS',
-  },
-}));
+const hosts = ['mon', 'app'].map((name) => hostDoc(name));
 const app = (spec: Record<string, unknown>) => ({
   apiVersion: 'hostop.dev/v1alpha1',
   kind: 'AppInstrumentation',

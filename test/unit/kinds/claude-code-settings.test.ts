@@ -4,23 +4,12 @@ import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
 import { kindByName } from '../../../src/kinds/registry.js';
 import { kindSchemas } from '../../../src/source/crds.js';
+import { expectProblem, hostDoc } from '../../support/documents.js';
 
-/** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
-function expectProblem(lines: string[], message: string) {
-  const found = lines.some((l) => (message.endsWith(': ') ? l.startsWith(message) : l === message));
-  expect(found, `${message}\n  not in\n${lines.join('\n')}`).toBe(true);
-}
-
-const hostDoc = (name: string, address: string) => ({
-  apiVersion: 'hostop.dev/v1alpha1',
-  kind: 'Host',
-  metadata: { name, labels: { role: name === 'mon' ? 'monitoring' : 'agent' } },
-  spec: {
-    address,
-    hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS',
-  },
-});
-const hosts = [hostDoc('mon', 'mon.example.internal'), hostDoc('agent-1', '10.0.0.21')];
+const hosts = [
+  hostDoc('mon', {}, { role: 'monitoring' }),
+  hostDoc('agent-1', { address: '10.0.0.21' }, { role: 'agent' }),
+];
 const settings = (spec: Record<string, unknown>) => ({
   apiVersion: 'hostop.dev/v1alpha1',
   kind: 'ClaudeCodeSettings',

@@ -5,20 +5,8 @@ import { renderSnapshot } from '../../../src/core/render.js';
 import { kindByName } from '../../../src/kinds/registry.js';
 import { unitName } from '../../../src/kinds/unit-name.js';
 import { kindSchemas } from '../../../src/source/crds.js';
+import { TEST_HOST_KEY, expectProblem, hostDoc } from '../../support/documents.js';
 
-/** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
-function expectProblem(lines: string[], message: string) {
-  const found = lines.some((l) => (message.endsWith(': ') ? l.startsWith(message) : l === message));
-  expect(found, `${message}\n  not in\n${lines.join('\n')}`).toBe(true);
-}
-
-const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS';
-const hostDoc = (name: string, spec: Record<string, unknown> = {}) => ({
-  apiVersion: 'hostop.dev/v1alpha1',
-  kind: 'Host',
-  metadata: { name },
-  spec: { address: `${name}.example.internal`, hostKey: KEY, ...spec },
-});
 const doc = (kind: string, spec: Record<string, unknown>) => ({
   apiVersion: 'hostop.dev/v1alpha1',
   kind,
@@ -57,7 +45,7 @@ describe('Host', () => {
       { user: 'deploy' },
       '/spec/privilege: user deploy is not root: set privilege: sudo (passwordless sudo -n)',
     ],
-    [{ hostKey: `${KEY} root@h` }, '/spec/hostKey: '],
+    [{ hostKey: `${TEST_HOST_KEY} root@h` }, '/spec/hostKey: '],
     [{ hostKey: 'ssh-rsa AAAAB3NzaC1yc2E' }, '/spec/hostKey: '],
     [{ identityFile: 'keys/id' }, '/spec/identityFile: '],
     [{ port: 0 }, '/spec/port: must be >= 1'],

@@ -4,22 +4,9 @@ import { buildSnapshot } from '../../../src/core/build-snapshot.js';
 import { renderSnapshot } from '../../../src/core/render.js';
 import { kindByName } from '../../../src/kinds/registry.js';
 import { kindSchemas } from '../../../src/source/crds.js';
+import { expectProblem, hostDoc } from '../../support/documents.js';
 
-/** A problem line equal to `message`; a message ending in ': ' names only the field (schema wording may change). */
-function expectProblem(lines: string[], message: string) {
-  const found = lines.some((l) => (message.endsWith(': ') ? l.startsWith(message) : l === message));
-  expect(found, `${message}\n  not in\n${lines.join('\n')}`).toBe(true);
-}
-
-const hosts = ['graf', 'prom'].map((name) => ({
-  apiVersion: 'hostop.dev/v1alpha1',
-  kind: 'Host',
-  metadata: { name },
-  spec: {
-    address: `${name}.example.internal`,
-    hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9i9rPYL74tpLWzE8GhXhB2rE2MnMrA/GhHTlMJLOhS',
-  },
-}));
+const hosts = ['graf', 'prom'].map((name) => hostDoc(name));
 const resource = (kind: string, spec: Record<string, unknown>) => ({
   apiVersion: 'hostop.dev/v1alpha1',
   kind,
