@@ -1,16 +1,27 @@
+import { type IncomingMessage, request } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { DesiredStateError, ProtocolError, TimeoutError, TransportError } from '../core/errors.js';
+import {
+  DesiredStateError,
+  type HostopError,
+  ProtocolError,
+  TimeoutError,
+  TransportError,
+} from '../core/errors.js';
 import type { HostExecutor, RequestOptions } from '../engine/host-executor.js';
-import { deadline, untilAborted, whenAborted } from './deadline.js';
+import { deadline, untilAborted } from './deadline.js';
 
 export interface HttpResponse {
   status: number;
   body: Buffer;
-  /** The body was longer than the bound and was cut there. */
+  /** The body was longer than the bound and was cut there (or the server closed before sending all of it). */
   truncated: boolean;
 }
 
+/** The bound on the status line and headers (node's parser rejects a longer head: HPE_HEADER_OVERFLOW). */
 const MAX_HEAD_BYTES = 16 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** How much of the raw response is kept to name what answered when it is not HTTP. */
+const SNIFF_BYTES = 256;
 
 /**
  * One HTTP/1.1 GET made from the host's point of view (through a direct-tcpip forward, no process on
@@ -18,6 +29,10 @@ const MAX_HEAD_BYTES = 16 * 1024;
  * body is cut at `maxBodyBytes` (default 64 KiB). Only `http:` URLs. Rejects with the forward's errors
  * (TransportError `ForwardRefused` when nothing listens), ProtocolError for a response that is not HTTP,
  * or the deadline's TimeoutError / abort reason; a non-2xx status is a result, not an error.
+ *
+ * The protocol is node's own client (`node:http`) over the forwarded stream: `createConnection` hands
+ * it the stream, and with no `agent` node makes exactly one request on it and sends `Connection: close`
+ * (no keep-alive pool: a forward is one direct-tcpip channel, opened per request and destroyed after).
  */
 export async function httpGet(
   conn: HostExecutor,
@@ -29,103 +44,123 @@ export async function httpGet(
   const target = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(u.port || 80);
   const host = conn.host.name;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // One deadline for connect + headers + body: node's own `timeout` is an idle timer per socket, which a
+  // server trickling a byte at a time never trips.
   const dl = deadline(`GET ${url}`, opts.timeoutMs, host, opts.signal);
   try {
     const stream = await conn.forwardTcp(target, port, { timeoutMs: opts.timeoutMs, signal: dl.signal });
-    const raw = await untilAborted(
-      readAll(stream, MAX_HEAD_BYTES + (opts.maxBodyBytes ?? 64 * 1024), dl.signal),
-      dl.signal,
-    );
-    stream.end(); // harmless when the server already closed
-    return parseResponse(host, url, raw.bytes, raw.truncated, opts.maxBodyBytes ?? 64 * 1024);
+    try {
+      // untilAborted settles at the deadline whatever the stream does: an ssh2 channel emits 'close' only
+      // when the far side confirms, so a stalled host must not be waited for.
+      return await untilAborted(get(stream), dl.signal);
+    } finally {
+      // Always, also after a complete response: the forward is this request's alone.
+      stream.destroy();
+    }
   } finally {
     dl.dispose();
   }
 
-  function readAll(
-    stream: Duplex,
-    limit: number,
-    signal: AbortSignal,
-  ): Promise<{ bytes: Buffer; truncated: boolean }> {
+  function get(stream: Duplex): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        f();
+      };
+      // Stays attached for the stream's life: an error after we settled (a channel failing late) must not
+      // become an uncaught 'error' event. node:http forwards the same error to the request, where it is typed.
+      let streamError: Error | undefined;
+      stream.on('error', (e: Error) => {
+        streamError ??= e;
+      });
+      // The first bytes, to tell an empty answer from a partial one and to name what answered instead of HTTP.
+      const sniffed: Buffer[] = [];
+      let sniffedBytes = 0;
+      let res: IncomingMessage | undefined;
       const chunks: Buffer[] = [];
       let size = 0;
-      const stop = whenAborted(signal, () => stream.destroy());
-      const finish = (truncated: boolean) => {
-        stop();
-        resolve({ bytes: Buffer.concat(chunks), truncated });
-      };
-      stream.on('data', (c: Buffer) => {
-        chunks.push(c);
-        size += c.length;
-        if (size > limit) {
-          stream.destroy();
-          finish(true);
-        }
+      const result = (truncated: boolean): HttpResponse => ({
+        status: res?.statusCode ?? 0,
+        body: Buffer.concat(chunks),
+        truncated,
       });
-      stream.on('end', () => finish(false));
-      stream.on('close', () => finish(false));
-      stream.on('error', (e: Error) => {
-        stop();
-        reject(
-          new TransportError('ForwardRefused', `host ${host}: GET ${url} failed: ${e.message}`, true, {
+
+      const req = request({
+        // No `agent`: with createConnection and no agent node uses this stream for this one request
+        // (`agent: false` would make a fresh Agent, which ignores createConnection and dials TCP itself).
+        createConnection: () => stream,
+        method: 'GET',
+        path: `${u.pathname}${u.search}`,
+        setHost: false,
+        headers: { Host: u.host, Connection: 'close', 'User-Agent': 'hostop', Accept: '*/*' },
+        maxHeaderSize: MAX_HEAD_BYTES,
+      });
+      // Ahead of node's own 'data' listener, so a chunk it fails to parse has been seen here first.
+      req.on('socket', (s: Duplex) =>
+        s.prependListener('data', (c: Buffer) => {
+          if (sniffedBytes >= SNIFF_BYTES) return;
+          sniffed.push(c.subarray(0, SNIFF_BYTES - sniffedBytes));
+          sniffedBytes += c.length;
+        }),
+      );
+      req.on('response', (r: IncomingMessage) => {
+        res = r;
+        r.on('data', (c: Buffer) => {
+          if (settled) return;
+          const room = maxBody - size;
+          if (c.length > room) {
+            // Over the bound: keep what fits and stop reading (a health endpoint has no business being large).
+            chunks.push(c.subarray(0, room));
+            size = maxBody;
+            settle(() => resolve(result(true)));
+            stream.destroy();
+            return;
+          }
+          chunks.push(c);
+          size += c.length;
+        });
+        r.on('end', () => settle(() => resolve(result(false))));
+        r.on('error', () => {}); // the 'aborted' below; settled on the request's 'close'
+      });
+      req.on('close', () => {
+        // The stream closed before the body's end: what came is the result, cut short (a failing stream has
+        // rejected already). node destroys the response ('aborted') and then emits this 'close'; the
+        // response's own 'error' may wait for the stream to finish destroying, which a stream whose
+        // destroy() only ends and closes (as ssh2's Channel's) need not ever report.
+        if (res && !res.complete) settle(() => resolve(result(true)));
+      });
+      req.on('error', (e: Error & { code?: string; reason?: string }) => {
+        // Bytes after a complete response (more than its Content-Length) are ignored, as before: its
+        // 'end' still comes once the body already parsed has been read.
+        if (!res?.complete) settle(() => reject(failure(e)));
+      });
+      req.end();
+
+      function failure(e: Error & { code?: string; reason?: string }): HostopError {
+        const bad = (why: string) =>
+          new ProtocolError(`host ${host}: GET ${url}: ${why}`, { host, cause: e });
+        if (streamError || !e.code?.startsWith('HPE_')) {
+          if (!streamError && !res && e.code === 'ECONNRESET')
+            // node's "socket hang up": the stream ended before a complete head.
+            return bad(sniffedBytes === 0 ? 'empty response' : 'no complete HTTP header');
+          return new TransportError('ForwardRefused', `host ${host}: GET ${url} failed: ${e.message}`, true, {
             host,
             cause: e,
-          }),
-        );
-      });
-      const path = `${u.pathname}${u.search}`;
-      stream.write(
-        `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\nUser-Agent: hostop\r\nAccept: */*\r\n\r\n`,
-      );
+          });
+        }
+        // After the head only a chunked body can be malformed (a Content-Length body is just bytes).
+        if (res) return bad('malformed chunked body');
+        if (e.code === 'HPE_HEADER_OVERFLOW')
+          return bad(`no complete HTTP header within ${MAX_HEAD_BYTES} bytes`);
+        const statusLine = Buffer.concat(sniffed).toString('latin1').split('\r\n')[0] ?? '';
+        if (!/^HTTP\/1\.[01] \d{3}(?: |$)/.test(statusLine))
+          return bad(`not an HTTP response: ${JSON.stringify(statusLine.slice(0, 80))}`);
+        return bad(`malformed HTTP header (${e.reason ?? e.code})`);
+      }
     });
-  }
-}
-
-function parseResponse(host: string, url: string, raw: Buffer, cut: boolean, maxBody: number): HttpResponse {
-  const bad = (why: string) => new ProtocolError(`host ${host}: GET ${url}: ${why}`, { host });
-  const headEnd = raw.indexOf('\r\n\r\n');
-  if (headEnd < 0) throw bad(raw.length === 0 ? 'empty response' : 'no complete HTTP header');
-  const [statusLine = '', ...headerLines] = raw.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(statusLine);
-  if (!m) throw bad(`not an HTTP response: ${JSON.stringify(statusLine.slice(0, 80))}`);
-  const headers = new Map<string, string>();
-  for (const line of headerLines) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  let body = raw.subarray(headEnd + 4);
-  let truncated = cut;
-  if (/chunked/i.test(headers.get('transfer-encoding') ?? '')) {
-    const d = dechunk(body);
-    if (!d) throw bad('malformed chunked body');
-    body = d.body;
-    truncated ||= !d.complete;
-  } else if (headers.has('content-length')) {
-    const len = Number(headers.get('content-length'));
-    if (body.length > len) body = body.subarray(0, len);
-    truncated ||= body.length < len;
-  }
-  if (body.length > maxBody) {
-    body = body.subarray(0, maxBody);
-    truncated = true;
-  }
-  return { status: Number(m[1]), body, truncated };
-}
-
-/** Decodes a chunked body as far as it goes; undefined when a chunk header is malformed. */
-function dechunk(data: Buffer): { body: Buffer; complete: boolean } | undefined {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const eol = data.indexOf('\r\n', at);
-    if (eol < 0) return { body: Buffer.concat(parts), complete: false };
-    const size = Number.parseInt(data.subarray(at, eol).toString('latin1').split(';')[0] as string, 16);
-    if (Number.isNaN(size)) return undefined;
-    if (size === 0) return { body: Buffer.concat(parts), complete: true };
-    parts.push(data.subarray(eol + 2, eol + 2 + size));
-    if (eol + 2 + size > data.length) return { body: Buffer.concat(parts), complete: false };
-    at = eol + 2 + size + 2;
   }
 }
 
