@@ -191,8 +191,17 @@ function boundedYaml(text: string): unknown {
   return doc.toJS({ maxAliasCount: -1 });
 }
 
+/**
+ * A parsed JSON/YAML value as a string that ignores key order (arrays keep theirs), compared as JSON compares:
+ * -0 is 0. Not `util.isDeepStrictEqual`, which tells -0 from 0, so `-0` in a host's file would be drift. Unlike
+ * JSON, `.nan` and `.inf` are not null, and a Date, Set or Map from an explicit YAML tag is its value, not `{}`.
+ */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (v instanceof Date) return `date:${Number.isNaN(v.getTime()) ? 'invalid' : v.toISOString()}`;
+  if (v instanceof Set) return `set:${canonical([...v])}`;
+  if (v instanceof Map) return `map:${canonical(Object.fromEntries([...v].map(([k, x]) => [String(k), x])))}`;
   if (v && typeof v === 'object') {
     const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
       a < b ? -1 : a > b ? 1 : 0,

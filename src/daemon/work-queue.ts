@@ -1,5 +1,5 @@
+import { type Backoff, type BackoffOptions, createBackoff } from '../core/backoff.js';
 import { HostopError, TimeoutError } from '../core/errors.js';
-import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
 import { type Clock, type TimerHandle, systemClock } from './clock.js';
 
 /**

@@ -27,7 +27,12 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(sortKeysDeep(value), null, 2)}\n`;
 }
 
-/** A copy with the keys of every nested object in code-point order; arrays keep their order. */
+/**
+ * A copy with the keys of every nested object sorted by JavaScript's `<` (UTF-16 code units); arrays keep their
+ * order. Integer-like keys (`"2"`, `"10"`, as in Grafana value mappings) still come first in numeric order, as
+ * JavaScript orders an object's own keys. Neither safe-stable-stringify (`"10"` before `"2"`) nor the yaml
+ * library's `sortMapEntries` (every mapping of the file, not only these) gives the same bytes.
+ */
 export function sortKeysDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeysDeep);
   if (value && typeof value === 'object') {

@@ -1,5 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import PQueue from 'p-queue';
+import { type BackoffPolicy, backoffDelay, backoffPolicy } from '../core/backoff.js';
 import { HostopError, TransportError } from '../core/errors.js';
 import type { HostRef } from '../core/model.js';
 import { untilAborted } from './deadline.js';
@@ -10,7 +12,7 @@ export interface PoolOptions {
   connectTimeoutMs: number;
   /** Handshakes are CPU-bound (2 cores): more at once only makes each slower. */
   maxConcurrentHandshakes: number;
-  /** First retry delay after a failed connect; doubles per consecutive failure up to the max. */
+  /** First retry delay after a failed connect; doubles per consecutive failure up to the max (jitter: 0.5). */
   backoffBaseMs: number;
   backoffMaxMs: number;
   keepaliveIntervalMs: number;
@@ -47,11 +49,19 @@ export class ConnectionPool {
   private readonly tallies = new Map<string, TransportCounters>();
   private readonly keys = new Map<string, Promise<Buffer>>();
   private readonly closing = new AbortController();
-  private handshakes = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** FIFO: a finished handshake's slot goes to the longest waiter. */
+  private readonly handshakes: PQueue;
+  private readonly backoff: BackoffPolicy;
 
+  /** Throws RangeError for a non-positive backoff base or a max below it. */
   constructor(opts: Partial<PoolOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts };
+    this.handshakes = new PQueue({ concurrency: this.opts.maxConcurrentHandshakes });
+    this.backoff = backoffPolicy({
+      baseMs: this.opts.backoffBaseMs,
+      capMs: this.opts.backoffMaxMs,
+      jitter: 0.5,
+    });
     // Every connect in progress listens on it: one per host, not a leak.
     setMaxListeners(0, this.closing.signal);
   }
@@ -104,25 +114,23 @@ export class ConnectionPool {
     const host = entry.ref;
     try {
       const privateKey = await this.privateKey(host);
-      await this.acquireHandshake();
-      try {
-        entry.conn = await HostConnection.open(
-          host,
-          { ...this.opts, privateKey, timeoutMs: this.opts.connectTimeoutMs, signal: this.closing.signal },
-          this.tally(host.name),
-        );
-      } finally {
-        this.releaseHandshake();
-      }
+      const counters = this.tally(host.name);
+      const opts = {
+        ...this.opts,
+        privateKey,
+        timeoutMs: this.opts.connectTimeoutMs,
+        signal: this.closing.signal,
+      };
+      // No timeout is set: throwOnTimeout only tells the types the result is never `void`.
+      const open = () => HostConnection.open(host, opts, counters);
+      entry.conn = await this.handshakes.add(open, { throwOnTimeout: true });
       entry.failures = 0;
       entry.lastError = undefined;
       return entry.conn;
     } catch (e) {
       const err = asHostopError(e, host.name);
-      entry.failures++;
       entry.lastError = err;
-      const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (entry.failures - 1));
-      entry.retryAt = Date.now() + delay * (0.5 + Math.random() / 2);
+      entry.retryAt = Date.now() + backoffDelay(entry.failures++, this.backoff);
       throw err;
     } finally {
       entry.connecting = undefined;
@@ -146,21 +154,6 @@ export class ConnectionPool {
       const msg = `host ${host.name}: cannot read identityFile ${path} (${(e as Error).message})`;
       throw new TransportError('AuthFailed', msg, false, { host: host.name, cause: e });
     });
-  }
-
-  private acquireHandshake(): Promise<void> {
-    if (this.handshakes < this.opts.maxConcurrentHandshakes) {
-      this.handshakes++;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  /** Hands the slot straight to the next waiter, so the count never dips and overshoots. */
-  private releaseHandshake(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.handshakes--;
   }
 
   private evict(name: string): void {

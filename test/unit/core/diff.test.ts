@@ -210,6 +210,16 @@ describe('sameStructure', () => {
     ['json', '{"a":[1,2]}', '{"a":[2,1]}', false],
     ['yaml', 'a: 1\nb: {c: 2}\n', 'b:\n  c: 2\na: 1\n', true],
     ['yaml', 'a: 1\n', 'a: [1\n', false],
+    ['yaml', 'l:\n  - {b: 1, a: 2}\n', 'l: [{a: 2, b: 1}]\n', true],
+    // Compared as JSON compares: -0 is 0 (util.isDeepStrictEqual would call this drift).
+    ['json', '{"a":-0}', '{"a":0}', true],
+    ['yaml', 'a: -0.0\n', 'a: 0\n', true],
+    // Unlike JSON: .inf and .nan are not null, a timestamp is its value.
+    ['yaml', 'a: .inf\n', 'a: null\n', false],
+    ['yaml', 'a: .nan\n', 'a: null\n', false],
+    ['yaml', 'a: .inf\n', 'a: .inf\n', true],
+    ['yaml', 'a: !!timestamp 2026-01-01\n', 'a: {}\n', false],
+    ['yaml', 'a: !!timestamp 2026-01-01\n', 'a: !!timestamp 2026-01-01\n', true],
   ] as const)('%s %s vs %s -> %s', (format, a, b, want) => {
     expect(sameStructure(format, a, b)).toBe(want);
   });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createBackoff } from '../../../src/daemon/backoff.js';
+import { backoffDelay, backoffPolicy, createBackoff } from '../../../src/core/backoff.js';
 
 describe('createBackoff', () => {
   it('doubles from 1 s up to the 5 min cap by default, per key', () => {
@@ -60,5 +60,26 @@ describe('createBackoff', () => {
     [{ baseMs: Number.NaN }],
   ])('rejects %j', (options) => {
     expect(() => createBackoff(options)).toThrow(RangeError);
+  });
+});
+
+describe('backoffDelay', () => {
+  it("is what the n-th next() of createBackoff returns, for the SSH pool's own per-host count", () => {
+    const policy = backoffPolicy({ baseMs: 1_000, capMs: 4_000, jitter: 0.5, random: () => 0.5 });
+    expect([0, 1, 2, 3, 60, 2_000].map((n) => backoffDelay(n, policy))).toEqual([
+      750, 1_500, 3_000, 3_000, 3_000, 3_000,
+    ]);
+    const b = createBackoff(policy);
+    expect(Array.from({ length: 4 }, () => b.next('k'))).toEqual([750, 1_500, 3_000, 3_000]);
+  });
+
+  it('backoffPolicy fills in the defaults and checks them', () => {
+    expect(backoffPolicy({ random: Math.random })).toEqual({
+      baseMs: 1_000,
+      capMs: 300_000,
+      jitter: 0.2,
+      random: Math.random,
+    });
+    expect(() => backoffPolicy({ capMs: 500 })).toThrow(RangeError);
   });
 });
