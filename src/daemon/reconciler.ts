@@ -3,10 +3,12 @@ import { formatProblem } from '../cli/problems-output.js';
 import { HostopError } from '../core/errors.js';
 import type { HostIntent, HostRef, Snapshot } from '../core/model.js';
 import type { ExecutorSource } from '../engine/host-executor.js';
+import type { HostOutcome } from '../engine/outcome.js';
 import { type HostMemory, newHostMemory, reconcileHost } from '../engine/reconcile-host.js';
 import { type Logger, childFor } from '../observe/logger.js';
 import type { HostopMetrics } from '../observe/metrics.js';
 import { gitRevision, loadDesiredState } from '../source/load.js';
+import { type HostPassState, type PassAftermath, afterPass } from './host-pass-state.js';
 import { recordOutcome, resourcesOf } from './host-status-update.js';
 import type { StatusStore } from './status-store.js';
 import { WorkQueue } from './work-queue.js';
@@ -41,8 +43,8 @@ export class Reconciler {
   private intents = new Map<string, HostIntent>();
   private hashes = new Map<string, string>();
   private readonly memory = new Map<string, HostMemory>();
-  /** Host -> intent hash at which a change failed validation or health: not retried until the intent changes. */
-  private readonly stalled = new Map<string, string>();
+  /** Host -> what its last pass left behind for the next one (see afterPass). */
+  private readonly hostStates = new Map<string, HostPassState>();
   private readonly firstPass = new Set<string>();
   /**
    * Host -> its resources last observed as desired (see resourceHashes): tells drift corrections from roll-outs.
@@ -196,19 +198,40 @@ export class Reconciler {
     if (!intent) return;
     const hash = this.hashes.get(host)!;
     const log = childFor(this.opts.log, { reconcileId: randomUUID().slice(0, 8), host });
+    const stalled = this.hostStates.get(host)?.stalledAt === hash;
+    const outcome = await this.runPass(host, intent, stalled, signal);
+    this.firstPass.delete(host);
+    if (this.hashes.get(host) !== hash) return; // the host left or its intent changed meanwhile: that newer pass reports
+    const after = afterPass(this.hostStates.get(host) ?? {}, outcome, hash);
+    this.record(host, outcome, intent, stalled);
+    logPass(log, after.logLevel, outcome);
+    this.hostStates.set(host, after.state);
+    if (after.retry) {
+      const { code, message, retryable } = after.retry;
+      throw new PassFailed(code, message, retryable, { host });
+    }
+  }
+
+  /** One pass over the host; it applies only in enforce mode and when this intent is not stalled. */
+  private runPass(
+    host: string,
+    intent: HostIntent,
+    stalled: boolean,
+    signal: AbortSignal,
+  ): Promise<HostOutcome> {
     const memory = this.memory.get(host) ?? newHostMemory();
     this.memory.set(host, memory);
-    const stalled = this.stalled.get(host) === hash;
-    const apply = this.opts.mode === 'enforce' && !stalled;
-    const outcome = await (this.opts.pass ?? reconcileHost)(this.opts.pool, intent, memory, {
-      apply,
+    return (this.opts.pass ?? reconcileHost)(this.opts.pool, intent, memory, {
+      apply: this.opts.mode === 'enforce' && !stalled,
       prune: this.opts.prune,
       wantDiffs: false,
       probeTimeoutMs: this.opts.probeTimeoutMs,
       signal,
     });
-    this.firstPass.delete(host);
-    if (this.hashes.get(host) !== hash) return; // the host left or its intent changed meanwhile: that newer pass reports
+  }
+
+  /** The outcome into conditions, events and metrics; recordOutcome also updates the host's in-sync resources. */
+  private record(host: string, outcome: HostOutcome, intent: HostIntent, stalled: boolean): void {
     const inSync = this.inSync.get(host) ?? new Map<string, string>();
     this.inSync.set(host, inSync);
     recordOutcome(outcome, intent, {
@@ -218,42 +241,28 @@ export class Reconciler {
       stalled,
       inSync,
     });
-    const level =
-      outcome.status === 'in-sync'
-        ? 'debug'
-        : outcome.error || outcome.status === 'rolled-back' || outcome.status === 'degraded'
-          ? 'warn'
-          : 'info';
-    log[level](
-      {
-        status: outcome.status,
-        durationMs: outcome.durationMs,
-        resources: outcome.resources,
-        error: outcome.error,
-      },
-      `pass ${outcome.status}`,
-    );
-    if (outcome.status === 'rolled-back' || outcome.resources.some((r) => r.result === 'validation-failed')) {
-      this.stalled.set(host, hash);
-    } else if (outcome.status === 'converged' || outcome.status === 'in-sync') this.stalled.delete(host);
-    if (outcome.status === 'unreachable' || outcome.status === 'failed') {
-      throw new PassFailed(
-        outcome.error?.code ?? 'PassFailed',
-        outcome.error?.message ?? 'pass failed',
-        outcome.error?.retryable ?? true,
-        { host },
-      );
-    }
   }
 
   private forgetHost(host: string): void {
     this.opts.metrics.forgetHost(host);
     this.memory.delete(host);
     this.inSync.delete(host);
-    this.stalled.delete(host);
+    this.hostStates.delete(host);
     this.firstPass.delete(host);
     this.queue.forget(host);
   }
+}
+
+function logPass(log: Logger, level: PassAftermath['logLevel'], outcome: HostOutcome): void {
+  log[level](
+    {
+      status: outcome.status,
+      durationMs: outcome.durationMs,
+      resources: outcome.resources,
+      error: outcome.error,
+    },
+    `pass ${outcome.status}`,
+  );
 }
 
 function hashIntent(intent: HostIntent): string {

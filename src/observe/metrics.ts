@@ -62,7 +62,64 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
   if (options.defaultMetrics !== false)
     collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 }); // 10 ms precision woke an idle daemon ~100x/s
   const registers = [registry];
+  // Created in this order, which is also their order on /metrics.
+  const drift = driftMetrics(registers);
+  const reach = reachMetrics(registers);
+  const passes = passMetrics(registers);
+  const failures = failureMetrics(registers);
+  const desiredState = desiredStateMetrics(registers);
+  const queue = queueMetrics(registers);
+  return {
+    registry,
+    ...drift,
+    ...reach,
+    ...passes,
+    ...failures,
+    ...desiredState,
+    ...queue,
+    forgetHost(host) {
+      for (const group of [drift, failures, reach]) group.forgetHost(host);
+    },
+  };
+}
 
+/** A group's share of `forgetHost`: it deletes the series of the host that the group itself created. */
+interface PerHost {
+  forgetHost(host: string): void;
+}
+
+/**
+ * The label sets a group has used, per host: prom-client removes series by exact label set only.
+ * Each set is stored as the JSON of its values after `host`.
+ */
+class SeriesByHost {
+  private readonly byHost = new Map<string, Set<string>>();
+
+  add(host: string, ...labels: string[]): void {
+    const sets = this.byHost.get(host) ?? new Set<string>();
+    sets.add(JSON.stringify(labels));
+    this.byHost.set(host, sets);
+  }
+
+  /** False when the host never had this label set. */
+  delete(host: string, ...labels: string[]): boolean {
+    return this.byHost.get(host)?.delete(JSON.stringify(labels)) ?? false;
+  }
+
+  /** Forgets the host and returns the label sets it had. */
+  take(host: string): string[][] {
+    const sets = this.byHost.get(host);
+    this.byHost.delete(host);
+    return [...(sets ?? [])].map((key) => JSON.parse(key) as string[]);
+  }
+}
+
+type Registers = Registry[];
+
+/** Drift per resource and its corrections per kind. */
+function driftMetrics(
+  registers: Registers,
+): Pick<HostopMetrics, 'setDrifted' | 'recordDriftCorrected' | 'forgetResource'> & PerHost {
   const drifted = new Gauge({
     name: 'hostop_resource_drifted',
     help: '1 while the last probe found the resource drifted from its desired state.',
@@ -75,6 +132,31 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
     labelNames: ['host', 'kind'] as const,
     registers,
   });
+  const resources = new SeriesByHost();
+  const kinds = new SeriesByHost();
+  return {
+    setDrifted(host, kind, name, isDrifted) {
+      resources.add(host, kind, name);
+      drifted.set({ host, kind, name }, isDrifted ? 1 : 0);
+    },
+    recordDriftCorrected(host, kind) {
+      kinds.add(host, kind);
+      corrections.inc({ host, kind });
+    },
+    forgetResource(host, kind, name) {
+      if (resources.delete(host, kind, name)) drifted.remove({ host, kind, name });
+    },
+    forgetHost(host) {
+      for (const [kind, name] of resources.take(host)) drifted.remove({ host, kind, name });
+      for (const [kind] of kinds.take(host)) corrections.remove({ host, kind });
+    },
+  };
+}
+
+/** Whether each host answers, with the key it was pinned to. */
+function reachMetrics(
+  registers: Registers,
+): Pick<HostopMetrics, 'recordProbe' | 'setHostKeyMismatch'> & PerHost {
   const hostUp = new Gauge({
     name: 'hostop_host_up',
     help: '1 when the last probe reached the host over SSH, else 0.',
@@ -87,6 +169,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
     labelNames: ['host'] as const,
     registers,
   });
+  return {
+    recordProbe(host, up) {
+      hostUp.set({ host }, up ? 1 : 0);
+    },
+    setHostKeyMismatch(host, mismatch) {
+      keyMismatch.set({ host }, mismatch ? 1 : 0);
+    },
+    forgetHost(host) {
+      // Removing a label set that was never set is a no-op in prom-client.
+      hostUp.remove({ host });
+      keyMismatch.remove({ host });
+    },
+  };
+}
+
+/** Host reconciles by result, and how long they take. */
+function passMetrics(registers: Registers): Pick<HostopMetrics, 'recordReconcile'> {
   const reconciles = new Counter({
     name: 'hostop_reconcile_total',
     help: 'Host reconciles by result.',
@@ -99,6 +198,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
     buckets: RECONCILE_DURATION_BUCKETS,
     registers,
   });
+  for (const result of RECONCILE_RESULTS) reconciles.inc({ result }, 0);
+  return {
+    recordReconcile(result, durationSeconds) {
+      reconciles.inc({ result });
+      // A broken clock reading must not throw out of the reconciler; it is simply not observed.
+      if (Number.isFinite(durationSeconds)) duration.observe(Math.max(0, durationSeconds));
+    },
+  };
+}
+
+/** Changes that did not take: rollbacks, and failed applies by bounded reason. */
+function failureMetrics(
+  registers: Registers,
+): Pick<HostopMetrics, 'recordRollback' | 'recordApplyFailure'> & PerHost {
   const rollbacks = new Counter({
     name: 'hostop_rollbacks_total',
     help: 'Changes rolled back because validation or health failed after the swap.',
@@ -111,6 +224,29 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
     labelNames: ['host', 'kind', 'reason'] as const,
     registers,
   });
+  const kinds = new SeriesByHost();
+  const failures = new SeriesByHost();
+  return {
+    recordRollback(host, kind) {
+      kinds.add(host, kind);
+      rollbacks.inc({ host, kind });
+    },
+    recordApplyFailure(host, kind, reason) {
+      const bounded = FAILURE_REASONS.has(reason) ? reason : 'Other';
+      failures.add(host, kind, bounded);
+      applyFailures.inc({ host, kind, reason: bounded });
+    },
+    forgetHost(host) {
+      for (const [kind] of kinds.take(host)) rollbacks.remove({ host, kind });
+      for (const [kind, reason] of failures.take(host)) applyFailures.remove({ host, kind, reason });
+    },
+  };
+}
+
+/** The desired-state snapshot in force and whether the last load was valid. */
+function desiredStateMetrics(
+  registers: Registers,
+): Pick<HostopMetrics, 'recordDesiredStateLoaded' | 'recordDesiredStateInvalid'> {
   const desiredValid = new Gauge({
     name: 'hostop_desired_state_valid',
     help: '1 when the last load of the desired state was valid, else 0 (the last valid snapshot stays in force).',
@@ -127,60 +263,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
     help: 'Unix time of the last successful desired-state load.',
     registers,
   });
-  const depth = new Gauge({
-    name: 'hostop_workqueue_depth',
-    help: 'Host keys waiting in the work queue (not counting in-flight or delayed ones).',
-    registers,
-  });
-
-  for (const result of RECONCILE_RESULTS) reconciles.inc({ result }, 0);
   desiredValid.set(0);
-  depth.set(0);
-
-  // prom-client removes series by exact label set only, so remember which sets exist per host.
-  const seen = new Map<string, { resources: Set<string>; kinds: Set<string>; failures: Set<string> }>();
-  const track = (host: string) => {
-    let entry = seen.get(host);
-    if (!entry) {
-      entry = { resources: new Set(), kinds: new Set(), failures: new Set() };
-      seen.set(host, entry);
-    }
-    return entry;
-  };
   let currentRevision: string | undefined;
-
   return {
-    registry,
-    recordProbe(host, up) {
-      track(host);
-      hostUp.set({ host }, up ? 1 : 0);
-    },
-    setHostKeyMismatch(host, mismatch) {
-      track(host);
-      keyMismatch.set({ host }, mismatch ? 1 : 0);
-    },
-    setDrifted(host, kind, name, isDrifted) {
-      track(host).resources.add(JSON.stringify([kind, name]));
-      drifted.set({ host, kind, name }, isDrifted ? 1 : 0);
-    },
-    recordDriftCorrected(host, kind) {
-      track(host).kinds.add(kind);
-      corrections.inc({ host, kind });
-    },
-    recordRollback(host, kind) {
-      track(host).kinds.add(kind);
-      rollbacks.inc({ host, kind });
-    },
-    recordApplyFailure(host, kind, reason) {
-      const bounded = FAILURE_REASONS.has(reason) ? reason : 'Other';
-      track(host).failures.add(JSON.stringify([kind, bounded]));
-      applyFailures.inc({ host, kind, reason: bounded });
-    },
-    recordReconcile(result, durationSeconds) {
-      reconciles.inc({ result });
-      // A broken clock reading must not throw out of the reconciler; it is simply not observed.
-      if (Number.isFinite(durationSeconds)) duration.observe(Math.max(0, durationSeconds));
-    },
     recordDesiredStateLoaded(revision, at) {
       const label = revision ?? UNKNOWN_REVISION;
       if (currentRevision !== undefined && currentRevision !== label)
@@ -193,33 +278,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
     recordDesiredStateInvalid() {
       desiredValid.set(0);
     },
+  };
+}
+
+/** The work queue's backlog. */
+function queueMetrics(registers: Registers): Pick<HostopMetrics, 'setWorkqueueDepth'> {
+  const depth = new Gauge({
+    name: 'hostop_workqueue_depth',
+    help: 'Host keys waiting in the work queue (not counting in-flight or delayed ones).',
+    registers,
+  });
+  depth.set(0);
+  return {
     setWorkqueueDepth(n) {
       depth.set(n);
-    },
-    forgetHost(host) {
-      const entry = seen.get(host);
-      if (!entry) return;
-      for (const key of entry.resources) {
-        const [kind, name] = JSON.parse(key) as [string, string];
-        drifted.remove({ host, kind, name });
-      }
-      for (const kind of entry.kinds) {
-        corrections.remove({ host, kind });
-        rollbacks.remove({ host, kind });
-      }
-      for (const key of entry.failures) {
-        const [kind, reason] = JSON.parse(key) as [string, string];
-        applyFailures.remove({ host, kind, reason });
-      }
-      hostUp.remove({ host });
-      keyMismatch.remove({ host });
-      seen.delete(host);
-    },
-    forgetResource(host, kind, name) {
-      const key = JSON.stringify([kind, name]);
-      const entry = seen.get(host);
-      if (!entry?.resources.delete(key)) return;
-      drifted.remove({ host, kind, name });
     },
   };
 }

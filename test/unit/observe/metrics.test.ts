@@ -38,6 +38,24 @@ describe('createMetrics', () => {
     expect(await samples(m, 'hostop_workqueue_depth')).toEqual(['hostop_workqueue_depth 0']);
   });
 
+  it('lists the families on /metrics in a fixed order', async () => {
+    const text = await createMetrics({ defaultMetrics: false }).registry.metrics();
+    expect([...text.matchAll(/^# HELP (\S+) /gm)].map((r) => r[1])).toEqual([
+      'hostop_resource_drifted',
+      'hostop_drift_corrections_total',
+      'hostop_host_up',
+      'hostop_host_key_mismatch',
+      'hostop_reconcile_total',
+      'hostop_reconcile_duration_seconds',
+      'hostop_rollbacks_total',
+      'hostop_apply_failures_total',
+      'hostop_desired_state_valid',
+      'hostop_desired_state_info',
+      'hostop_desired_state_last_load_timestamp_seconds',
+      'hostop_workqueue_depth',
+    ]);
+  });
+
   it('includes default process metrics on its own registry, not the global one', async () => {
     const m = createMetrics();
     const text = await m.registry.metrics();
