@@ -1,4 +1,6 @@
+import type { HostIntent } from '../core/model.js';
 import type { HostOutcome } from '../engine/outcome.js';
+import { observedAsDesired, resourceVerdicts } from './host-status-update.js';
 
 /** What the reconciler remembers of one host from one pass to the next (besides its status and metrics). */
 export interface HostPassState {
@@ -7,6 +9,12 @@ export interface HostPassState {
    * only check it: applying it again would restart the service into the same failure.
    */
   stalledAt?: string;
+  /**
+   * The host's resources last observed as desired (`Kind/name` -> resourceHashes): an apply of a resource whose
+   * hash is here corrects drift, any other apply rolls out a new intent. In memory only: after a restart, the
+   * first apply of each resource counts as a roll-out.
+   */
+  inSync: ReadonlyMap<string, string>;
 }
 
 /** What one pass leaves behind, for the reconciler to apply: nothing here has been done yet. */
@@ -20,12 +28,20 @@ export interface PassAftermath {
 }
 
 /**
- * The reconciler's rules for a pass over the intent with hash `intentHash`, as a function of the host's previous
+ * The reconciler's rules for a pass over `intent` (whose hash is `intentHash`), as a function of the host's previous
  * state and the pass's outcome. Pure: the caller records the outcome and applies the result.
  */
-export function afterPass(prev: HostPassState, outcome: HostOutcome, intentHash: string): PassAftermath {
+export function afterPass(
+  prev: HostPassState,
+  outcome: HostOutcome,
+  intent: HostIntent,
+  intentHash: string,
+): PassAftermath {
   return {
-    state: { stalledAt: nextStalledAt(prev.stalledAt, outcome, intentHash) },
+    state: {
+      stalledAt: nextStalledAt(prev.stalledAt, outcome, intentHash),
+      inSync: nextInSync(prev.inSync, outcome, intent),
+    },
     retry: retryOf(outcome),
     logLevel: logLevelOf(outcome),
   };
@@ -40,6 +56,18 @@ function nextStalledAt(prev: string | undefined, o: HostOutcome, intentHash: str
     return intentHash;
   if (o.status === 'converged' || o.status === 'in-sync') return undefined;
   return prev;
+}
+
+/** Resources observed as desired take their hash in this intent; the others keep what they had. */
+function nextInSync(
+  prev: ReadonlyMap<string, string>,
+  o: HostOutcome,
+  intent: HostIntent,
+): Map<string, string> {
+  const next = new Map(prev);
+  for (const { id, hash, verdict } of resourceVerdicts(o, intent, prev))
+    if (observedAsDesired(verdict)) next.set(id, hash);
+  return next;
 }
 
 /** Only a pass that could not reach or reconcile the host as a whole is retried; resource failures stall instead. */

@@ -46,11 +46,6 @@ export class Reconciler {
   /** Host -> what its last pass left behind for the next one (see afterPass). */
   private readonly hostStates = new Map<string, HostPassState>();
   private readonly firstPass = new Set<string>();
-  /**
-   * Host -> its resources last observed as desired (see resourceHashes): tells drift corrections from roll-outs.
-   * In memory only: after a restart, the first apply of each resource counts as a roll-out.
-   */
-  private readonly inSync = new Map<string, Map<string, string>>();
   private readonly queue: WorkQueue;
   private resyncTimer?: NodeJS.Timeout;
   private stopping = false;
@@ -202,8 +197,15 @@ export class Reconciler {
     const outcome = await this.runPass(host, intent, stalled, signal);
     this.firstPass.delete(host);
     if (this.hashes.get(host) !== hash) return; // the host left or its intent changed meanwhile: that newer pass reports
-    const after = afterPass(this.hostStates.get(host) ?? {}, outcome, hash);
-    this.record(host, outcome, intent, stalled);
+    const prev = this.hostStates.get(host) ?? { inSync: new Map() };
+    const after = afterPass(prev, outcome, intent, hash);
+    recordOutcome(outcome, intent, {
+      status: this.opts.status,
+      metrics: this.opts.metrics,
+      revision: this.snapshot?.revision,
+      stalled,
+      inSync: prev.inSync,
+    });
     logPass(log, after.logLevel, outcome);
     this.hostStates.set(host, after.state);
     if (after.retry) {
@@ -230,23 +232,9 @@ export class Reconciler {
     });
   }
 
-  /** The outcome into conditions, events and metrics; recordOutcome also updates the host's in-sync resources. */
-  private record(host: string, outcome: HostOutcome, intent: HostIntent, stalled: boolean): void {
-    const inSync = this.inSync.get(host) ?? new Map<string, string>();
-    this.inSync.set(host, inSync);
-    recordOutcome(outcome, intent, {
-      status: this.opts.status,
-      metrics: this.opts.metrics,
-      revision: this.snapshot?.revision,
-      stalled,
-      inSync,
-    });
-  }
-
   private forgetHost(host: string): void {
     this.opts.metrics.forgetHost(host);
     this.memory.delete(host);
-    this.inSync.delete(host);
     this.hostStates.delete(host);
     this.firstPass.delete(host);
     this.queue.forget(host);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HostIntent } from '../../../src/core/model.js';
+import { afterPass } from '../../../src/daemon/host-pass-state.js';
 import { recordOutcome } from '../../../src/daemon/host-status-update.js';
 import { StatusStore } from '../../../src/daemon/status-store.js';
 import type { HostOutcome, ResourceOutcome } from '../../../src/engine/outcome.js';
@@ -27,25 +28,30 @@ describe('recordOutcome: drift corrected or new intent applied', () => {
   it('counts a correction only when the host had moved away from an intent already observed in sync', async () => {
     const status = new StatusStore();
     const metrics = createMetrics({ defaultMetrics: false });
-    const ctx = { status, metrics, revision: 'r1', stalled: false, inSync: new Map<string, string>() };
+    let inSync: ReadonlyMap<string, string> = new Map();
+    // As the reconciler does it: record against the host's in-sync resources before the pass, then move on.
+    const pass = (o: HostOutcome, intent: HostIntent, revision = 'r1') => {
+      recordOutcome(o, intent, { status, metrics, revision, stalled: false, inSync });
+      inSync = afterPass({ inSync }, o, intent, 'hash').state.inSync;
+    };
     const reasons = () => status.snapshot().events.map((e) => `${e.reason}x${e.count}`);
 
     // First pass since start: the file is written. A roll-out, not drift.
-    recordOutcome(outcome('converged', 'applied'), motd('a\n'), ctx);
+    pass(outcome('converged', 'applied'), motd('a\n'));
     expect([await corrections(metrics), reasons()]).toEqual([0, ['Appliedx1']]);
 
     // Someone edits the file; the next pass restores the same intent: drift, corrected.
-    recordOutcome(outcome('converged', 'applied'), motd('a\n'), ctx);
+    pass(outcome('converged', 'applied'), motd('a\n'));
     expect([await corrections(metrics), reasons()]).toEqual([1, ['Appliedx1', 'DriftCorrectedx1']]);
 
     // A commit changes the content: applied, still one correction (the HostopDriftRecurring alert stays silent).
-    recordOutcome(outcome('converged', 'applied'), motd('b\n'), { ...ctx, revision: 'r2' });
-    recordOutcome(outcome('converged', 'applied'), motd('c\n'), { ...ctx, revision: 'r3' });
+    pass(outcome('converged', 'applied'), motd('b\n'), 'r2');
+    pass(outcome('converged', 'applied'), motd('c\n'), 'r3');
     expect(await corrections(metrics)).toBe(1);
 
     // In sync at c, then changed by hand and restored: drift again.
-    recordOutcome(outcome('in-sync'), motd('c\n'), ctx);
-    recordOutcome(outcome('converged', 'applied'), motd('c\n'), ctx);
+    pass(outcome('in-sync'), motd('c\n'));
+    pass(outcome('converged', 'applied'), motd('c\n'));
     expect(await corrections(metrics)).toBe(2);
     const drifted = status.snapshot().resources[0]!.conditions.find((c) => c.type === 'Drifted');
     expect([drifted?.status, drifted?.reason]).toEqual(['False', 'DriftCorrected']);

@@ -63,7 +63,7 @@ function harness(
   });
   const passes = async (n: number) => {
     for (let i = 0; calls.length < n; i++) {
-      if (i > 500) throw new Error(`expected ${n} passes, saw ${calls.length}`);
+      if (i > 2500) throw new Error(`expected ${n} passes, saw ${calls.length}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   };
@@ -73,7 +73,7 @@ function harness(
 /** Polls a condition the reconciler reaches asynchronously (after the pass that the test waited for). */
 async function waitFor(ok: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; !(await ok()); i++) {
-    if (i > 500) throw new Error('condition not reached');
+    if (i > 2500) throw new Error('condition not reached');
     await new Promise((r) => setTimeout(r, 10));
   }
 }
