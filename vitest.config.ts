@@ -8,7 +8,16 @@ export default defineConfig({
   test: {
     projects: [
       // Generous timeout: some unit tests run real processes (sh, promtool, the CLI) on a 2-core machine.
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000 } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          // The CLI tests run the built CLI: built here when missing or stale, so no prior `npm run build`.
+          globalSetup: ['test/support/build-once.ts'],
+        },
+      },
       {
         test: {
           name: 'lab',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type CommandSpec, UsageError, commandHelp, parseCommandArgs } from './cli/args.js';
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './cli/args.js';
 import { applyCommand, planCommand } from './cli/fleet-commands.js';
 import { renderCommand } from './cli/render-command.js';
 import { runCommand } from './cli/run-command.js';
@@ -7,58 +8,43 @@ import { statusCommand } from './cli/status-command.js';
 import { validateCommand } from './cli/validate-command.js';
 import { describeError } from './core/errors.js';
 
-/** Composition root of the command line: one entry per command, each in its own file under src/cli/. */
-const commands: CommandSpec[] = [
-  validateCommand,
-  renderCommand,
-  planCommand,
-  applyCommand,
-  runCommand,
-  statusCommand,
-];
-
-function mainHelp(): string {
-  const lines = [
+/**
+ * Composition root of the command line: one command per file under src/cli/. `program.commands` (each with its
+ * `options`) is the command table: --help is generated from it.
+ */
+const program = new Command('hostop')
+  .description(
     'hostop: a Kubernetes-style operator for bare hosts. Commit desired state; the fleet converges over SSH.',
-    '',
-    'Usage: hostop <command> [options]',
-    '',
-    'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary.split('. ')[0]}`),
-    '',
-    "Run 'hostop <command> --help' for a command's options.",
-  ];
-  return `${lines.join('\n')}\n`;
-}
+  )
+  .usage('<command> [options]')
+  .version(`hostop ${packageVersion()}`)
+  .addHelpText('after', "\nRun 'hostop <command> --help' for a command's options.")
+  // Errors are thrown, not printed, and main() prints them with the usage of the command that failed.
+  .exitOverride()
+  .configureOutput({ outputError: () => {} })
+  .on('command:*', ([name]: string[]) => {
+    throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  });
+for (const cmd of [validateCommand, renderCommand, planCommand, applyCommand, runCommand, statusCommand])
+  program.addCommand(cmd.copyInheritedSettings(program).summary(cmd.description().split('. ')[0]!));
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(mainHelp());
-    return name ? 0 : 1;
-  }
-  if (name === '--version' || name === 'version') {
-    process.stdout.write(`hostop ${packageVersion()}\n`);
-    return 0;
-  }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
-    process.stderr.write(`hostop: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`);
-    return 1;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(commandHelp(cmd));
-    return 0;
-  }
+  const cmd = program.commands.find((c) => c.name() === argv[0]) ?? program;
+  const name = cmd === program ? 'hostop' : `hostop ${cmd.name()}`;
   try {
-    const { values, positionals } = parseCommandArgs(cmd, rest);
-    return await cmd.run(values, positionals);
+    await program.parseAsync(argv[0] === 'version' ? ['--version'] : argv, { from: 'user' });
+    return Number(process.exitCode ?? 0);
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`hostop ${cmd.name}: ${e.message}\n\n${commandHelp(cmd)}`);
+    // --help and --version end with exit code 0; a bare `hostop` has printed the help and ends with 1.
+    if (e instanceof CommanderError && /^commander\.(help|version)/.test(e.code)) return e.exitCode;
+    if (e instanceof UsageError || e instanceof CommanderError) {
+      // Commander says "error: unknown option '--x'"; hostop has always said "Unknown option '--x'".
+      const message = e.message.replace(/^error: (.)/, (_, c: string) => c.toUpperCase());
+      process.stderr.write(`${name}: ${message}\n\n`);
+      cmd.outputHelp({ error: true });
       return 1;
     }
-    process.stderr.write(`hostop ${cmd.name}: ${describeError(e)}\n`);
+    process.stderr.write(`${name}: ${describeError(e)}\n`);
     if (process.env.HOSTOP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }

@@ -1,24 +1,24 @@
+import type { Command } from 'commander';
 import type { HostIntent, Snapshot } from '../core/model.js';
 import { matchesSelector } from '../core/selector.js';
 import { gitRevision, loadDesiredState } from '../source/load.js';
-import { UsageError } from './args.js';
+import { UsageError, dirCommand, outputOption } from './args.js';
 import { formatProblem } from './problems-output.js';
 
-/** The options every command that works on rendered hosts shares (plan, apply, render). */
-export const SELECTION_OPTIONS = {
-  inventory: { type: 'string' },
-  hosts: { type: 'string' },
-  selector: { type: 'string', short: 'l' },
-  output: { type: 'string', short: 'o' },
-} as const;
+/** `hostop NAME [DIR] [options]` for a command that works on rendered hosts (render, plan, apply). */
+export function selectionCommand(name: string, description: string): Command {
+  return dirCommand(name, description)
+    .option('--hosts <a,b>', 'only these hosts')
+    .option('-l, --selector <k=v>', 'only hosts whose labels match (comma-separated k=v pairs)')
+    .addOption(outputOption());
+}
 
-export const SELECTION_HELP = [
-  'DIR                   desired-state directory (default: desired-state)',
-  '--inventory FILE      Host resources that replace same-named hosts (e.g. .lab/hosts.yaml)',
-  '--hosts a,b           only these hosts',
-  '-l, --selector k=v    only hosts whose labels match (comma-separated k=v pairs)',
-  '-o, --output FMT      text (default) or json',
-];
+export interface SelectionOptions {
+  inventory?: string;
+  hosts?: string;
+  selector?: string;
+  output: 'text' | 'json';
+}
 
 export interface DesiredIntents {
   snapshot: Snapshot;
@@ -31,28 +31,20 @@ export interface DesiredIntents {
  * of every host and narrows it to `--hosts` and `--selector`.
  *
  * Undefined when the desired state is invalid: its problems and `DIR: desired state is invalid; <untouched>`
- * have been printed. A second directory, a `--hosts` name that is no host, or a malformed `--selector` is a
- * UsageError naming it.
+ * have been printed. A `--hosts` name that is no host, or a malformed `--selector`, is a UsageError naming it.
  */
 export async function loadIntents(
-  values: Record<string, unknown>,
-  positionals: string[],
+  dir: string,
+  opts: SelectionOptions,
   untouched: string,
 ): Promise<DesiredIntents | undefined> {
-  const dir = positionals[0] ?? 'desired-state';
-  if (positionals.length > 1) throw new UsageError(`expected one directory, got ${positionals.length}`);
-  const inventory = values.inventory as string | undefined;
-  const loaded = loadDesiredState(dir, { inventory, revision: await gitRevision(dir) });
+  const loaded = loadDesiredState(dir, { inventory: opts.inventory, revision: await gitRevision(dir) });
   for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (!loaded.snapshot || !loaded.intents) {
     process.stderr.write(`${dir}: desired state is invalid; ${untouched}.\n`);
     return undefined;
   }
-  const intents = select(
-    loaded.intents,
-    values.hosts as string | undefined,
-    values.selector as string | undefined,
-  );
+  const intents = select(loaded.intents, opts.hosts, opts.selector);
   return { snapshot: loaded.snapshot, intents };
 }
 

@@ -1,8 +1,8 @@
 import type { YamlListItems } from '../core/merge-yaml.js';
 import type { HostIntent } from '../core/model.js';
 import { redactText } from '../core/redact.js';
-import { type CommandSpec, outputFormat } from './args.js';
-import { SELECTION_HELP, SELECTION_OPTIONS, loadIntents } from './desired-intents.js';
+import { exits } from './args.js';
+import { type SelectionOptions, loadIntents, selectionCommand } from './desired-intents.js';
 import { printable } from './printable.js';
 
 /** One rendered file as `hostop render -o json` prints it. */
@@ -20,33 +20,34 @@ export interface RenderedFile {
 }
 
 /** `hostop render`: every file hostop would write, per host, with no SSH (what `helm template` is to Helm). */
-export const renderCommand: CommandSpec = {
-  name: 'render',
-  summary:
-    'Prints every file hostop would write on each selected host, without connecting to any host (what helm ' +
+export const renderCommand = selectionCommand(
+  'render',
+  'Prints every file hostop would write on each selected host, without connecting to any host (what helm ' +
     'template is to a chart). Each file comes with its path, mode, owner:group and resource, then its exact ' +
     'content; secret values are masked as plan masks them unless --show-secrets is given. Services, checks and ' +
     'pruning need the hosts themselves: see hostop plan.',
-  usage: 'hostop render [DIR] [--inventory FILE] [--hosts a,b] [-l k=v] [-o text|json] [--show-secrets]',
-  options: { ...SELECTION_OPTIONS, 'show-secrets': { type: 'boolean' } },
-  help: [
-    ...SELECTION_HELP,
-    '--show-secrets        print secret values in clear instead of *** (the output then holds credentials)',
-    'Addresses rendered into files (a collector endpoint) come from the Host resources: pass the same',
-    '--inventory as plan and apply to see what they would write.',
-    'Exit codes: 0 rendered; 1 invalid desired state (every problem printed as validate prints it), an',
-    'unknown --hosts name or another usage error.',
-  ],
-  async run(values, positionals) {
-    const format = outputFormat(values.output);
-    const desired = await loadIntents(values, positionals, 'nothing was rendered');
-    if (!desired) return 1;
-    const files = renderedFiles(desired.intents, values['show-secrets'] === true);
-    if (format === 'json') process.stdout.write(`${JSON.stringify(files, null, 2)}\n`);
-    else process.stdout.write(formatRendered(desired.intents, files));
-    return 0;
-  },
-};
+)
+  .option('--show-secrets', 'print secret values in clear instead of *** (the output then holds credentials)')
+  .addHelpText(
+    'after',
+    `
+Addresses rendered into files (a collector endpoint) come from the Host
+resources: pass the same --inventory as plan and apply to see what they
+would write.
+
+Exit codes: 0 rendered; 1 invalid desired state (every problem printed as
+validate prints it), an unknown --hosts name or another usage error.`,
+  )
+  .action(
+    exits(async (dir: string, opts: SelectionOptions & { showSecrets?: boolean }) => {
+      const desired = await loadIntents(dir, opts, 'nothing was rendered');
+      if (!desired) return 1;
+      const files = renderedFiles(desired.intents, opts.showSecrets === true);
+      if (opts.output === 'json') process.stdout.write(`${JSON.stringify(files, null, 2)}\n`);
+      else process.stdout.write(formatRendered(desired.intents, files));
+      return 0;
+    }),
+  );
 
 function renderedFiles(intents: HostIntent[], showSecrets: boolean): RenderedFile[] {
   return intents.flatMap((i) =>

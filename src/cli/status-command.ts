@@ -1,44 +1,44 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { type StatusSnapshot, parseStatusDocument } from '../daemon/status-document.js';
 import { STATUS_FILE } from '../daemon/status-file.js';
-import { type CommandSpec, outputFormat } from './args.js';
+import { exits, outputOption } from './args.js';
 import { printable } from './printable.js';
 
+interface StatusOptions {
+  url: string;
+  stateDir?: string;
+  httpTokenFile?: string;
+  events: number;
+  output: 'text' | 'json';
+}
+
 /** `hostop status`: what the daemon knows, from its HTTP endpoint or (offline) from its state directory. */
-export const statusCommand: CommandSpec = {
-  name: 'status',
-  summary:
+export const statusCommand = new Command('status')
+  .description(
     'Shows the daemon status: per host and resource the Ready/Drifted/Stalled conditions, and recent events.',
-  usage: 'hostop status [--url URL | --state-dir DIR] [--output text|json]',
-  options: {
-    url: { type: 'string' },
-    'state-dir': { type: 'string' },
-    'http-token-file': { type: 'string' },
-    events: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-  },
-  help: [
-    '--url URL             the daemon (default http://127.0.0.1:9464)',
-    '--http-token-file F   bearer token for a daemon started with --http-token-file',
-    '--state-dir DIR       read status.json from the state directory instead (daemon not running)',
-    '--events N            how many recent events to show (default 10)',
-    '-o, --output FMT      text (default) or json',
-  ],
-  async run(values) {
-    const format = outputFormat(values.output);
-    const snap = values['state-dir'] ? fromFile(String(values['state-dir'])) : await fromHttp(values);
-    if (format === 'json') {
-      process.stdout.write(`${JSON.stringify(snap, null, 2)}\n`);
-      return 0;
-    }
-    process.stdout.write(formatStatus(snap, Number(values.events ?? 10)));
-    const notReady = snap.resources.some(
-      (r) => r.conditions.find((c) => c.type === 'Ready')?.status !== 'True',
-    );
-    return notReady || snap.hosts.some((h) => !h.reachable) || !snap.desiredState.valid ? 3 : 0;
-  },
-};
+  )
+  .usage('[--url URL | --state-dir DIR] [options]')
+  .option('--url <URL>', 'the daemon', 'http://127.0.0.1:9464')
+  .option('--http-token-file <F>', 'bearer token for a daemon started with --http-token-file')
+  .option('--state-dir <DIR>', 'read status.json from the state directory instead (daemon not running)')
+  .option('--events <N>', 'how many recent events to show', Number, 10)
+  .addOption(outputOption())
+  .action(
+    exits(async (opts: StatusOptions) => {
+      const snap = opts.stateDir ? fromFile(opts.stateDir) : await fromHttp(opts);
+      if (opts.output === 'json') {
+        process.stdout.write(`${JSON.stringify(snap, null, 2)}\n`);
+        return 0;
+      }
+      process.stdout.write(formatStatus(snap, opts.events));
+      const notReady = snap.resources.some(
+        (r) => r.conditions.find((c) => c.type === 'Ready')?.status !== 'True',
+      );
+      return notReady || snap.hosts.some((h) => !h.reachable) || !snap.desiredState.valid ? 3 : 0;
+    }),
+  );
 
 function fromFile(dir: string): StatusSnapshot {
   let text: string;
@@ -52,11 +52,10 @@ function fromFile(dir: string): StatusSnapshot {
   return doc;
 }
 
-async function fromHttp(values: Record<string, unknown>): Promise<StatusSnapshot> {
-  const url = new URL('/status', String(values.url ?? 'http://127.0.0.1:9464'));
+async function fromHttp(opts: StatusOptions): Promise<StatusSnapshot> {
+  const url = new URL('/status', opts.url);
   const headers: Record<string, string> = {};
-  if (values['http-token-file'])
-    headers.authorization = `Bearer ${readFileSync(String(values['http-token-file']), 'utf8').trim()}`;
+  if (opts.httpTokenFile) headers.authorization = `Bearer ${readFileSync(opts.httpTokenFile, 'utf8').trim()}`;
   let res: Response;
   try {
     res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });

@@ -11,8 +11,9 @@ import { loadDesiredState } from '../../src/source/load.js';
 import { HOSTOP_BIN, hostDocs, hostop } from '../support/fleet.js';
 import { observedFiles } from '../support/intents.js';
 
-// `hostop render` as a user runs it (the built CLI). Rendered bodies change with the kinds: these tests assert
-// structure, paths, selection and masking, and compare with what validate and plan say, never whole bodies.
+// `hostop render` as a user runs it (the built CLI; test/support/build-once.ts builds it when stale). Rendered
+// bodies change with the kinds: these tests assert structure, paths, selection and masking, and compare with what
+// validate and plan say, never whole bodies.
 
 async function renderJson(args: string[]): Promise<RenderedFile[]> {
   const r = await hostop(['render', ...args, '-o', 'json']);
@@ -26,7 +27,7 @@ const OTELCOL = '/etc/otelcol-contrib/config.yaml';
 const HEADER_SECRET = 'test/cases/011-app-instrumentation-litellm/input';
 const FILE_SECRET = 'test/cases/001-file/input';
 
-// Each test runs the built CLI several times: generous on a loaded machine.
+// Each test runs the CLI several times: generous on a loaded machine.
 describe('hostop render', { timeout: 120_000 }, () => {
   it('prints every file of the reference fleet per host, as JSON with every field', async () => {
     const files = await renderJson(['desired-state']);

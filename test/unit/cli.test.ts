@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hostop } from '../support/fleet.js';
 
-// The built CLI as a user runs it (npm test builds first): exit codes, help, and no stack traces for bad input.
+// The CLI run from source (no build needed): exit codes, help, and no stack traces for bad input.
 describe('hostop CLI', () => {
   it('validate summarises the reference fleet and exits 0', async () => {
     const r = await hostop(['validate', 'desired-state']);
@@ -61,6 +61,26 @@ describe('hostop CLI', () => {
       expect(r.stdout).toContain('Options:');
     },
   );
+
+  it('hostop --help lists every command with its summary', async () => {
+    const r = await hostop(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: hostop <command> [options]');
+    for (const cmd of ['validate', 'render', 'plan', 'apply', 'run', 'status'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${cmd} .*\\S`, 'm'));
+    expect((await hostop(['--version'])).stdout).toMatch(/^hostop \d+\.\d+\.\d+\n$/);
+  });
+
+  it('a bad or missing option value is a usage error naming the flag, with the usage, exit 1', async () => {
+    const bad = await hostop(['run', '--resync', 'soon']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^hostop run: --resync: "soon" is not a duration/);
+    expect(bad.stderr).toContain('Usage: hostop run [DIR] [options]');
+    const missing = await hostop(['apply', '--max-parallel']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^hostop apply: .*'--max-parallel <N>' argument missing/);
+    expect(missing.stderr).toContain('Usage: hostop apply [DIR] [options]');
+  });
 
   it('an unknown flag or command is a usage error, exit 1', async () => {
     const flag = await hostop(['plan', '--frobnicate']);
