@@ -9,12 +9,13 @@ import type {
   RequestOptions,
   RunResult,
 } from '../../src/engine/host-executor.js';
-import { PROBE_FORMAT_VERSION } from '../../src/probe/probe-script.js';
+import { MAX_HASH_BYTES, PROBE_FORMAT_VERSION } from '../../src/probe/probe-script.js';
 import { TEST_HOST } from './intents.js';
 
 /** A path on the fake host. */
 export interface FakeFile {
-  type: 'file' | 'dir' | 'symlink';
+  /** `other`: a FIFO, socket or device node. Only a regular file has content (probe hashes, fetch reads it). */
+  type: 'file' | 'dir' | 'symlink' | 'other';
   content: string;
   mode: string;
   owner: string;
@@ -24,6 +25,8 @@ export interface FakeFile {
 export interface FakeUnit {
   active: string;
   enabled: string;
+  /** systemd's LoadState (`loaded` when unset); a unit not in `units` at all is `not-found`. */
+  load?: string;
   /** ExecMainStartTimestampMonotonic: moves when a new main process starts. */
   mainStart: number;
 }
@@ -33,15 +36,27 @@ export type UnitHook = (unit: string, action: string) => { code: number; output?
 
 /**
  * An in-memory host for unit tests of the engine: it acts on each script's request (not its shell text, which
- * the lab runs on real hosts) and answers in the exact formats the parsers accept. Files, units, validators, the
- * HTTP endpoints that health checks reach through a forward, and failures (a hook before each request) are
- * plain fields a test sets; `requests` records what reached the host.
+ * the lab runs on real hosts) and answers in the exact formats the parsers accept. Files, units, installed
+ * packages and programs, validators, the HTTP endpoints that health checks and the TCP ports that checks reach
+ * through a forward, and failures (a hook before each request) are plain fields a test sets; `requests` records
+ * what reached the host.
  */
 export class FakeHost implements HostExecutor {
   readonly files = new Map<string, FakeFile>();
   readonly units = new Map<string, FakeUnit>();
   /** What answers HTTP on a port of the host (health checks, reload proofs); no entry: connection refused. */
   readonly http = new Map<number, (path: string) => { status: number; body?: string }>();
+  /**
+   * What a TCP connection from the host to `target:port` meets (checks: tcpReachable): `true` it is accepted
+   * (and closed again), a string: the forward is refused for that reason. Not listed: as `http`.
+   */
+  readonly tcp = new Map<string, true | string>();
+  /** Installed Debian packages, name -> version as dpkg-query prints it; no entry: not installed. */
+  readonly packages = new Map<string, string>();
+  /** false: the host has no dpkg-query, so the probe cannot read `packages` (`packages-unavailable`). */
+  dpkgQuery = true;
+  /** Programs by absolute path -> what `PROGRAM --version` prints; no entry: no such file. */
+  readonly programs = new Map<string, string>();
   /** The requests that reached the host, in order. */
   readonly requests: HostRequest[] = [];
   /** A candidate's validator: by default every candidate is valid. */
@@ -82,10 +97,19 @@ export class FakeHost implements HostExecutor {
     return { code: 0, stdout: Buffer.from(this.answer(r), 'latin1'), stderr: Buffer.alloc(0) };
   }
 
-  async forwardTcp(_host: string, port: number, opts: RequestOptions): Promise<Duplex> {
+  async forwardTcp(target: string, port: number, opts: RequestOptions): Promise<Duplex> {
     if (opts.signal?.aborted) throw opts.signal.reason;
+    const tcp = this.tcp.get(`${target}:${port}`);
+    if (tcp === true) return idleStream();
     const serve = this.http.get(port);
-    if (!serve) throw new TransportError('ForwardRefused', `nothing listens on port ${port}`, true);
+    // In the words of the real connection (ssh/host-connection.ts forwardTcp), which checks print as the reason.
+    if (typeof tcp === 'string' || !serve)
+      throw new TransportError(
+        'ForwardRefused',
+        `host ${this.host.name} cannot open ${target}:${port}: ${tcp ?? 'connection refused'}`,
+        true,
+        { host: this.host.name },
+      );
     return httpStream(serve);
   }
 
@@ -98,7 +122,7 @@ export class FakeHost implements HostExecutor {
       case 'probe':
         return this.probe(r.probe);
       case 'fetch':
-        return `${r.paths.map((p, i) => this.fetchLine(p, i)).join('')}end ${r.paths.length}\n`;
+        return `${r.paths.map((p, i) => this.fetchLine(p, i, r.maxBytes)).join('')}end ${r.paths.length}\n`;
       case 'stage':
         return r.items
           .map((it, i) => {
@@ -174,13 +198,20 @@ export class FakeHost implements HostExecutor {
     return `${lines.join('\n')}\n`;
   }
 
-  private fetchLine(path: string, i: number): string {
+  /** As fetch-script.ts: at most maxBytes + 1 bytes of a file (one byte more tells it is too large). */
+  private fetchLine(path: string, i: number, maxBytes: number): string {
     const f = this.files.get(path);
     if (!f) return `missing ${i}\n`;
-    return f.type === 'file' ? `content ${i} ${b64(f.content)}\n` : `not-file ${i}\n`;
+    if (f.type !== 'file') return `not-file ${i}\n`;
+    return `content ${i} ${Buffer.from(f.content, 'utf8')
+      .subarray(0, maxBytes + 1)
+      .toString('base64')}\n`;
   }
 
-  /** The probe's output format (probe-parse.ts), every regular file hashed. */
+  /**
+   * The probe's output format (probe-parse.ts): every regular file hashed, except one larger than the hash bound
+   * (`big`) or, for a file the request gives a wanted size, of another size (`size`), as the real script does.
+   */
   private probe(req: Extract<HostRequest, { op: 'probe' }>['probe']): string {
     const out = [
       `hostop-probe ${PROBE_FORMAT_VERSION}`,
@@ -192,13 +223,17 @@ export class FakeHost implements HostExecutor {
       const f = this.files.get(path);
       if (!f) return out.push(`missing ${i}`);
       const size = Buffer.byteLength(f.content);
-      const type = { file: 0o100000, dir: 0o040000, symlink: 0o120000 }[f.type];
+      const type = { file: 0o100000, dir: 0o040000, symlink: 0o120000, other: 0o010000 }[f.type];
       const id = (name: string) => (name === 'root' ? 0 : 1000);
       const signature = `1:${i + 1}:${size}:${this.clock}.000000000:${this.clock++}.000000000`;
       out.push(
         `stat ${i} ${(type | Number.parseInt(f.mode, 8)).toString(16)} ${size} ${id(f.owner)} ${id(f.group)} ${f.owner} ${f.group} ${signature}`,
       );
-      if (f.type === 'file') out.push(`sha256 ${i} ${createHash('sha256').update(f.content).digest('hex')}`);
+      if (f.type !== 'file') return;
+      const wanted = req.sizes?.[path];
+      if (size > MAX_HASH_BYTES) out.push(`sha256 ${i} big`);
+      else if (wanted !== undefined && wanted !== size) out.push(`sha256 ${i} size`);
+      else out.push(`sha256 ${i} ${createHash('sha256').update(f.content).digest('hex')}`);
     });
     if (req.units.length > 0) {
       out.push('units-begin');
@@ -206,7 +241,7 @@ export class FakeHost implements HostExecutor {
         const u = this.units.get(name);
         out.push(
           `Id=${name}`,
-          `LoadState=${u ? 'loaded' : 'not-found'}`,
+          `LoadState=${u ? (u.load ?? 'loaded') : 'not-found'}`,
           `ActiveState=${u?.active ?? 'inactive'}`,
           `UnitFileState=${u?.enabled ?? ''}`,
           '',
@@ -218,10 +253,37 @@ export class FakeHost implements HostExecutor {
       const f = this.files.get(path);
       out.push(`inline ${j} ${f?.type === 'file' ? b64(f.content) : '-'}`);
     });
-    if (req.packages?.length) out.push('packages-begin -', 'packages-end');
-    (req.programs ?? []).forEach((_p, j) => out.push(`program ${j} -`));
+    if (req.packages?.length) out.push(...this.packageLines(req));
+    (req.programs ?? []).forEach((p, j) => {
+      const said = this.programs.get(p);
+      if (said === undefined) return out.push(`program ${j} -`);
+      // The program file's signature (stat -L): here it moves exactly when what the program says does.
+      const signature = signatureOf(said);
+      if (req.knownPrograms?.[p]?.signature === signature) return out.push(`program ${j} same`);
+      // The first 200 bytes of what it printed.
+      const shown = Buffer.from(said, 'utf8').subarray(0, 200).toString('base64');
+      return out.push(`program ${j} ${signature} ${shown}`);
+    });
     out.push(`end ${req.paths.length} ${req.units.length}`);
     return `${out.join('\n')}\n`;
+  }
+
+  /**
+   * dpkg-query's records (Package, Status-Abbrev, Version) of the installed packages asked for, under the
+   * signature of dpkg's status database, which moves with every install or removal (here: with `packages`).
+   */
+  private packageLines(req: Extract<HostRequest, { op: 'probe' }>['probe']): string[] {
+    const names = req.packages ?? [];
+    if (!this.dpkgQuery) return ['packages-unavailable'];
+    const installed = names.filter((n) => this.packages.has(n));
+    const signature = signatureOf(JSON.stringify([...this.packages].sort()));
+    if (req.knownPackages?.names === names.join(' ') && req.knownPackages.signature === signature)
+      return ['packages-same'];
+    return [
+      `packages-begin ${signature}`,
+      ...installed.map((n) => `${n}\tii \t${this.packages.get(n)}`),
+      'packages-end',
+    ];
   }
 }
 
@@ -238,6 +300,12 @@ export function fakePool(...hosts: FakeHost[]): ExecutorSource {
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
+/** A stat signature (`dev:inode:size:mtime.ns:ctime.ns`) that moves exactly when `s` does. */
+function signatureOf(s: string): string {
+  const t = Number.parseInt(createHash('sha256').update(s).digest('hex').slice(0, 12), 16);
+  return `1:0:${Buffer.byteLength(s)}:${t}.000000000:${t}.000000000`;
+}
+
 /** Settles with `p`, or rejects at the request's deadline or abort, as the real connection does. */
 function abortable<T>(p: Promise<T>, opts: RequestOptions, host: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -252,6 +320,16 @@ function abortable<T>(p: Promise<T>, opts: RequestOptions, host: string): Promis
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     });
+  });
+}
+
+/** A forwarded TCP stream to a port that accepts and says nothing (a check only opens and closes it). */
+function idleStream(): Duplex {
+  return new Duplex({
+    read() {},
+    write(_chunk, _enc, cb) {
+      cb();
+    },
   });
 }
 

@@ -1,13 +1,16 @@
-import { parseInventory, serializeInventory } from '../../src/apply/host-inventory.js';
-import { type HostPlan, diffHost, planIsEmpty, sha256 } from '../../src/core/diff.js';
-import type { HostIntent, ManagedFile, ObservedFile, ObservedHost } from '../../src/core/model.js';
-import { heldResources, resolveMerges } from '../../src/core/versions.js';
-import type { CheckOutcome, HostOutcome, ResourceOutcome } from '../../src/engine/outcome.js';
+import { serializeInventory } from '../../src/apply/host-inventory.js';
+import { hostLayout } from '../../src/apply/host-scripts.js';
+import type { HostPlan } from '../../src/core/diff.js';
+import type { HostIntent, ManagedFile } from '../../src/core/model.js';
+import type { HostOutcome } from '../../src/engine/outcome.js';
+import { newHostMemory, reconcileHost } from '../../src/engine/reconcile-host.js';
+import { type FakeFile, FakeHost, fakePool } from './fake-host.js';
 
 /**
- * A host as a test describes it (test/cases/plan/<case>/observed.yaml): what hostop's probe would report there.
- * Anything not listed does not exist on the host: a path is missing, a unit is not-found, a package or program is
- * not installed, the inventory is empty.
+ * A host as a test describes it (test/cases/plan/<case>/observed.yaml): what is on it, which `fakeHost` turns
+ * into an in-memory host (test/support/fake-host.ts) that hostop's probe then looks at. Anything not listed does
+ * not exist on the host: a path is missing, a unit is not-found, a package or program is not installed, the
+ * inventory is empty.
  */
 export interface HostFixture {
   files?: Record<string, FileFixture>;
@@ -15,20 +18,23 @@ export interface HostFixture {
   units?: Record<string, { active: string; enabled: string; load?: string }>;
   /** Installed Debian package versions (as dpkg-query prints them). */
   packages?: Record<string, string>;
-  /** `dpkg-query` could not run: why (every package-versioned resource is then held). */
-  packagesUnreadable?: string;
-  /** What `PROGRAM --version` reported, by program path. */
+  /** `true`: the host has no dpkg-query, so no package version can be read (every package-versioned resource is held). */
+  packagesUnreadable?: true;
+  /** What `PROGRAM --version` prints, by program path. */
   programs?: Record<string, string>;
   /** hostop's inventory on the host (managed.json): the paths it manages and for which resource. */
   inventory?: Record<string, { kind: string; name: string; original?: boolean }>;
-  /** Each check's result from the host, by check name: `true` (default) reachable, or why not. */
+  /**
+   * Each check's result from the host, by check name: `true` (default) its target accepts the connection, or why
+   * the host's sshd refuses to open it (the check's message quotes it, as the SSH connection words it).
+   */
   checks?: Record<string, true | string>;
 }
 
 export interface FileFixture {
-  /** Default `file`; `missing` is the same as not listing the path. */
-  type?: ObservedFile['type'];
-  /** The file's exact bytes (UTF-8); sha256 and size are computed from them, and the plan can fetch them. */
+  /** Default `file`; `missing` is the same as not listing the path; `other` is a FIFO, socket or device. */
+  type?: FakeFile['type'] | 'missing';
+  /** The file's exact bytes (UTF-8). */
   content?: string;
   /** The file holds exactly what hostop renders for this path (then `replace` edits it). */
   desired?: boolean;
@@ -50,70 +56,66 @@ function checkKeys(where: string, value: object, known: string[]): void {
       throw new Error(`${where}: unknown key ${JSON.stringify(k)} (known: ${known.join(', ')})`);
 }
 
-/** What one pass of `hostop plan` (engine/reconcile-host.ts, observe) makes of a host described by `fixture`. */
+/** What one pass of `hostop plan` made of a host described by a fixture. */
 export interface PlannedHost {
-  observed: ObservedHost;
   plan: HostPlan;
-  /** The paths whose content the first diff asked for (fetched from the host before the second one). */
+  /** The paths whose content the engine fetched from the host to finish the diff, in request order. */
   fetched: string[];
   outcome: HostOutcome;
 }
 
-/** The probe's report of `fixture` for the paths, units, packages and programs that `intent` asks about. */
-export function observedHost(intent: HostIntent, fixture: HostFixture): ObservedHost {
-  const host = intent.host.name;
-  checkKeys(host, fixture, HOST_KEYS);
-  const files: ObservedHost['files'] = {};
-  const contents: Record<string, string> = {};
-  for (const f of intent.files) files[f.path] = { path: f.path, type: 'missing' };
+/** The in-memory host that `fixture` describes; `intent` renders the files given as `desired: true`. */
+export function fakeHost(intent: HostIntent, fixture: HostFixture): FakeHost {
+  const name = intent.host.name;
+  checkKeys(name, fixture, HOST_KEYS);
+  const host = new FakeHost(intent.host);
   for (const [path, spec] of Object.entries(fixture.files ?? {})) {
-    checkKeys(`${host}: ${path}`, spec, FILE_KEYS);
-    // The probe looks only at the paths of the intent; others may be listed for the reader (a pruned file).
-    if (!(path in files)) continue;
+    checkKeys(`${name}: ${path}`, spec, FILE_KEYS);
     const type = spec.type ?? 'file';
-    if (type === 'missing') {
-      files[path] = { path, type };
-      continue;
-    }
-    const meta = { mode: spec.mode ?? '0644', owner: spec.owner ?? 'root', group: spec.group ?? 'root' };
+    if (type === 'missing') continue;
     const text = fileText(intent, path, spec);
-    if (type !== 'file' || text === undefined) {
-      if (type === 'file') throw new Error(`${host}: ${path}: a regular file needs content or desired: true`);
-      files[path] = { path, type, size: 4096, ...meta };
-      continue;
-    }
-    contents[path] = text;
-    files[path] = { path, type, sha256: sha256(text), size: Buffer.byteLength(text), ...meta };
+    if (type === 'file' && text === undefined)
+      throw new Error(`${name}: ${path}: a regular file needs content or desired: true`);
+    if (type !== 'file' && text !== undefined)
+      throw new Error(`${name}: ${path}: only a regular file has content`);
+    host.write(path, text ?? '', {
+      type,
+      mode: spec.mode ?? '0644',
+      owner: spec.owner ?? 'root',
+      group: spec.group ?? 'root',
+    });
   }
-  const units: ObservedHost['units'] = {};
-  for (const s of intent.services) {
-    const u = fixture.units?.[s.unit];
-    units[s.unit] = u
-      ? { unit: s.unit, active: u.active, enabled: u.enabled, load: u.load ?? 'loaded' }
-      : { unit: s.unit, active: 'inactive', enabled: '', load: 'not-found' };
+  for (const [unit, u] of Object.entries(fixture.units ?? {})) {
+    if (!intent.services.some((s) => s.unit === unit))
+      throw new Error(`${name}: unit ${unit} is listed but no service of the intent asks about it`);
+    host.unit(unit, { active: u.active, enabled: u.enabled, ...(u.load !== undefined && { load: u.load }) });
   }
-  for (const u of Object.keys(fixture.units ?? {}))
-    if (!units[u]) throw new Error(`${host}: unit ${u} is listed but no service of the intent asks about it`);
-  const packages = intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : []));
-  const programs = intent.versions.flatMap((v) => ('program' in v.source ? [v.source.program] : []));
-  const merged = intent.files.filter((f) => f.merge).map((f) => f.path);
-  return {
-    host,
-    facts: { hostname: host, os: 'Debian GNU/Linux 12 (bookworm)', systemd: true },
-    files,
-    units,
-    // Merged files come inline with the probe: their content is part of what must be written.
-    ...(merged.length > 0 && {
-      contents: Object.fromEntries(merged.flatMap((p) => (p in contents ? [[p, contents[p]!]] : []))),
-    }),
-    ...(packages.length > 0 &&
-      (fixture.packagesUnreadable !== undefined
-        ? { packagesUnreadable: fixture.packagesUnreadable }
-        : { packages: Object.fromEntries(packages.map((p) => [p, fixture.packages?.[p] ?? null])) })),
-    ...(programs.length > 0 && {
-      programs: Object.fromEntries(programs.map((p) => [p, fixture.programs?.[p] ?? null])),
-    }),
-  };
+  for (const [p, version] of Object.entries(fixture.packages ?? {})) host.packages.set(p, version);
+  if (fixture.packagesUnreadable !== undefined) {
+    if (fixture.packagesUnreadable !== true) throw new Error(`${name}: packagesUnreadable must be true`);
+    host.dpkgQuery = false;
+  }
+  for (const [p, said] of Object.entries(fixture.programs ?? {})) host.programs.set(p, said);
+  if (fixture.inventory) {
+    const files: Record<string, ManagedFile> = Object.fromEntries(
+      Object.entries(fixture.inventory).map(([p, f]) => [
+        p,
+        { kind: f.kind, name: f.name, original: f.original ?? false },
+      ]),
+    );
+    host.write(hostLayout.inventory, serializeInventory({ version: 1, files }), { mode: '0600' });
+  }
+  for (const check of Object.keys(fixture.checks ?? {}))
+    if (!intent.checks.some((c) => c.name === check))
+      throw new Error(`${name}: check ${check}: no such check`);
+  for (const c of intent.checks) {
+    const target = `${c.host}:${c.port}`;
+    const result = fixture.checks?.[c.name] ?? true;
+    if (host.tcp.has(target) && host.tcp.get(target) !== result)
+      throw new Error(`${name}: check ${c.name}: another check reaches ${target} with another result`);
+    host.tcp.set(target, result);
+  }
+  return host;
 }
 
 function fileText(intent: HostIntent, path: string, spec: FileFixture): string | undefined {
@@ -131,112 +133,27 @@ function fileText(intent: HostIntent, path: string, spec: FileFixture): string |
   return text;
 }
 
-/** Files the plan may fetch (fetchFiles): regular files of at most 1 MiB whose bytes the fixture gives. */
-function fetch(observed: ObservedHost, fixture: HostFixture, intent: HostIntent, paths: string[]) {
-  const out: Record<string, string> = {};
-  for (const p of paths) {
-    const spec = fixture.files?.[p];
-    if (!spec || observed.files[p]?.type !== 'file') continue;
-    const text = fileText(intent, p, spec);
-    if (text !== undefined && Buffer.byteLength(text) <= 1024 * 1024) out[p] = text;
-  }
-  return out;
-}
-
 /**
- * One `hostop plan` pass over a host, without the transport: the same steps as engine/reconcile-host.ts
- * `observe` (inventory, merged files, held resources, a first diff, the contents it asks for, a second diff) and
- * the outcome `reconcileHost` returns for a plan. Keep in step with those two.
+ * One `hostop plan` pass over the host `fixture` describes, through the engine itself: reconcileHost in plan
+ * mode, as cli/fleet-commands.ts runs it (a fresh memory, prune unless --no-prune, diffs wanted), over a
+ * FakeHost that answers each script as the real one would. A pass that fails or writes anything fails the case.
  */
-export function planHost(
+export async function planHost(
   intent: HostIntent,
   fixture: HostFixture,
   opts: { prune?: boolean } = {},
-): PlannedHost {
-  const observed = observedHost(intent, fixture);
-  // Through the real serializer and parser: an inventory the parser refuses fails the case.
-  const managed: Record<string, ManagedFile> = Object.fromEntries(
-    Object.entries(fixture.inventory ?? {}).map(([p, f]) => [
-      p,
-      { kind: f.kind, name: f.name, original: f.original ?? false },
-    ]),
-  );
-  const inventory = parseInventory(serializeInventory({ version: 1, files: managed }), intent.host.name);
-  const resolved = resolveMerges(intent, observed);
-  const contents: Record<string, string> = {};
-  for (const f of intent.files.filter((x) => x.merge)) {
-    const current = observed.contents?.[f.path];
-    if (current !== undefined) contents[f.path] = current;
-  }
-  const diffOpts = {
-    contents,
-    managed: inventory.files,
+): Promise<PlannedHost> {
+  const host = fakeHost(intent, fixture);
+  const outcome = await reconcileHost(fakePool(host), intent, newHostMemory(), {
+    apply: false,
     prune: opts.prune ?? true,
     wantDiffs: true,
-    held: [...heldResources(intent.versions, observed), ...resolved.held],
-  };
-  let plan = diffHost(resolved.intent, observed, diffOpts);
-  const fetched = plan.needsContent;
-  if (plan.needsContent.length > 0) {
-    Object.assign(contents, fetch(observed, fixture, intent, plan.needsContent));
-    plan = diffHost(resolved.intent, observed, diffOpts);
-  }
-  const checks: CheckOutcome[] = intent.checks.map((c) => {
-    const result = fixture.checks?.[c.name] ?? true;
-    const where = `${c.host}:${c.port}`;
-    return {
-      name: c.name,
-      resource: c.resource,
-      ok: result === true,
-      message:
-        result === true
-          ? `${where} reachable from ${intent.host.name}`
-          : `${where} not reachable from ${intent.host.name}: ${result}`,
-    };
   });
-  for (const name of Object.keys(fixture.checks ?? {}))
-    if (!intent.checks.some((c) => c.name === name)) throw new Error(`check ${name}: no such check`);
-  const empty = planIsEmpty(plan);
-  const outcome: HostOutcome = {
-    host: intent.host.name,
-    status: empty ? 'in-sync' : 'drifted',
-    plan,
-    resources: empty ? [] : driftedResources(plan),
-    checks,
-    durationMs: 0,
-  };
-  return { observed, plan, fetched, outcome };
-}
-
-/** As engine/reconcile-host.ts driftedResources (not exported there): one outcome per resource with changes. */
-function driftedResources(plan: HostPlan): ResourceOutcome[] {
-  const seen = new Map<string, ResourceOutcome>();
-  for (const h of plan.held) {
-    seen.set(`${h.resource.kind}/${h.resource.name}`, {
-      ...h.resource,
-      result: 'held',
-      reason: h.reason,
-      message: h.message,
-    });
-  }
-  for (const f of plan.files) {
-    if (f.action === 'unchanged' || seen.has(`${f.resource.kind}/${f.resource.name}`)) continue;
-    seen.set(`${f.resource.kind}/${f.resource.name}`, {
-      kind: f.resource.kind,
-      name: f.resource.name,
-      result: 'drifted',
-      message: `${f.path}: ${f.action}${f.changed.length ? ` (${f.changed.join(', ')})` : ''}`,
-    });
-  }
-  for (const s of plan.services) {
-    const k = `${s.resource.kind}/${s.resource.name}`;
-    if (!seen.has(k))
-      seen.set(k, {
-        kind: s.resource.kind,
-        name: s.resource.name,
-        result: 'drifted',
-        message: `${s.unit}: ${s.actions.join(', ')}`,
-      });
-  }
-  return [...seen.values()];
+  const name = intent.host.name;
+  if (outcome.error || !outcome.plan)
+    throw new Error(`${name}: the pass ended ${outcome.status}: ${JSON.stringify(outcome.error)}`);
+  const changing = host.ops().filter((op) => op !== 'probe' && op !== 'fetch');
+  if (changing.length > 0) throw new Error(`${name}: a plan sent ${changing.join(', ')} to the host`);
+  const fetched = host.requests.flatMap((r) => (r.op === 'fetch' ? r.paths : []));
+  return { plan: outcome.plan, fetched, outcome };
 }

@@ -9,8 +9,10 @@ import { type HostFixture, type PlannedHost, planHost } from '../support/plan-pa
 
 /**
  * Golden plans: each test/cases/plan/<case>/ holds `input/*.yaml` (a desired-state directory), `observed.yaml`
- * (each host as hostop's probe would see it, see test/support/plan-pass.ts, and the status each host must end in)
- * and `expected/`:
+ * (what is on each host, see test/support/plan-pass.ts, and the status each host must end in) and `expected/`.
+ * Each host is planned by the engine itself (reconcileHost in plan mode) over an in-memory host built from its
+ * fixture (test/support/fake-host.ts), which answers the probe and fetch scripts as a real host would.
+ * `expected/` holds:
  *   plan.txt   what `hostop plan --no-color` prints (formatOutcomes), diffs included;
  *   plan.json  every host's plan in short: every file with its action (unchanged ones too), unit actions and
  *              why, the files fetched to finish the diff, held resources and checks.
@@ -81,7 +83,9 @@ function oneLine(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-function runCase(dir: string): { text: string; json: string; planned: PlannedHost[]; spec: CaseFile } {
+async function runCase(
+  dir: string,
+): Promise<{ text: string; json: string; planned: PlannedHost[]; spec: CaseFile }> {
   const loaded = loadDesiredState(join(dir, 'input'));
   expect(loaded.problems.filter((p) => p.severity === 'error')).toEqual([]);
   const spec = parse(readFileSync(join(dir, 'observed.yaml'), 'utf8')) as CaseFile;
@@ -93,9 +97,9 @@ function runCase(dir: string): { text: string; json: string; planned: PlannedHos
       `observed.yaml: host ${h}`,
     ).toContain(h);
   // Every host of the desired state is planned, as `hostop plan` does (in-sync ones print nothing).
-  const planned = intents.map((intent) =>
-    planHost(intent, spec.hosts?.[intent.host.name] ?? {}, { prune: spec.prune }),
-  );
+  const planned: PlannedHost[] = [];
+  for (const intent of intents)
+    planned.push(await planHost(intent, spec.hosts?.[intent.host.name] ?? {}, { prune: spec.prune }));
   const text = formatOutcomes(
     planned.map((p) => p.outcome),
     { color: false, verb: 'plan' },
@@ -112,11 +116,11 @@ describe('golden plans (observed state -> plan)', () => {
     expect(cases.length).toBeGreaterThan(10);
   });
 
-  it.each(cases)('%s', (name) => {
+  it.each(cases)('%s', async (name) => {
     const dir = join(CASES, name);
-    const { text, json, planned, spec } = runCase(dir);
+    const { text, json, planned, spec } = await runCase(dir);
     // Deterministic: a second pass over the same input is byte-identical.
-    const again = runCase(dir);
+    const again = await runCase(dir);
     expect(again.text).toBe(text);
     expect(again.json).toBe(json);
 
