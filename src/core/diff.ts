@@ -87,8 +87,10 @@ export function diffHost(intent: HostIntent, observed: ObservedHost, opts: DiffO
   }
   if (opts.prune !== false) {
     const desired = new Set(intent.files.map((f) => f.path));
+    // A suspended resource has not left the desired state: its files stay as they are.
+    const suspended = new Set((intent.suspended ?? []).map((r) => `${r.kind}/${r.name}`));
     for (const [path, rec] of Object.entries(opts.managed ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
-      if (desired.has(path)) continue;
+      if (desired.has(path) || suspended.has(`${rec.kind}/${rec.name}`)) continue;
       const resource = { kind: rec.kind, name: rec.name };
       files.push({
         path,

@@ -179,9 +179,16 @@ export interface CheckIntent {
 export interface HostIntent {
   host: HostRef;
   files: FileIntent[];
+  /** Units hostop manages or notifies; a unit a file notifies and no resource manages is restarted on change. */
   services: ServiceIntent[];
   checks: CheckIntent[];
   versions: VersionIntent[];
+  /**
+   * The desired state's suspended resources (`spec.suspend`), on every host whichever hosts they select; absent
+   * when none is. They render nothing, and the files the host's inventory records for them are left as they are:
+   * neither written nor pruned.
+   */
+  suspended?: ResourceRef[];
 }
 
 /** What one kind's render contributes for one host. */

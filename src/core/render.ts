@@ -1,5 +1,5 @@
 import type { KindLookup } from './kind-module.js';
-import type { HostIntent, Problem, Resource, ServiceIntent, Snapshot } from './model.js';
+import type { HostIntent, Problem, Resource, ResourceRef, ServiceIntent, Snapshot } from './model.js';
 import { type HostSelection, selectHosts } from './selector.js';
 
 export interface RenderResult {
@@ -10,14 +10,28 @@ export interface RenderResult {
 
 /** Resources that apply to hosts: every kind but `Host`, minus the suspended ones. */
 export function activeResources(snapshot: Snapshot): Resource[] {
-  return snapshot.resources.filter(
-    (r) => r.kind !== 'Host' && (r.spec as { suspend?: boolean }).suspend !== true,
-  );
+  return snapshot.resources.filter((r) => r.kind !== 'Host' && !isSuspended(r));
+}
+
+/**
+ * The suspended resources, sorted: not rendered, and their files on every host stay as they are (neither
+ * written nor pruned), whichever hosts they select now.
+ */
+export function suspendedResources(snapshot: Snapshot): ResourceRef[] {
+  return snapshot.resources
+    .filter((r) => r.kind !== 'Host' && isSuspended(r))
+    .map((r) => ({ kind: r.kind, name: r.metadata.name }))
+    .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+}
+
+function isSuspended(r: Resource): boolean {
+  return (r.spec as { suspend?: boolean }).suspend === true;
 }
 
 /**
  * Pure: the intent of every host of the snapshot (sorted by host name, files by path). A path claimed by two
- * resources on one host is a problem naming both; the first claim wins in the returned intent.
+ * resources on one host is a problem naming both; the first claim wins in the returned intent. Every intent
+ * names the suspended resources (when there are any), so that their files are not pruned.
  */
 export function renderFleet(snapshot: Snapshot, kindOf: KindLookup): RenderResult {
   const problems: Problem[] = [];
@@ -61,7 +75,12 @@ export function renderFleet(snapshot: Snapshot, kindOf: KindLookup): RenderResul
     }
   }
   const intents = [...byHost.values()].sort((a, b) => a.host.name.localeCompare(b.host.name));
-  for (const i of intents) i.files.sort((a, b) => a.path.localeCompare(b.path));
+  const suspended = suspendedResources(snapshot);
+  for (const i of intents) {
+    i.files.sort((a, b) => a.path.localeCompare(b.path));
+    addUnmanagedUnits(i);
+    if (suspended.length > 0) i.suspended = suspended.map((r) => ({ ...r }));
+  }
   return { intents, problems };
 }
 
@@ -97,6 +116,20 @@ function mergeService(intent: HostIntent, svc: ServiceIntent, res: Resource, pro
   if (svc.onChange === 'restart') prior.onChange = 'restart';
   prior.health ??= svc.health;
   prior.reloadProof ??= svc.reloadProof;
+}
+
+/**
+ * A unit that a file notifies and no resource manages on the host is restarted when the file changes (File's
+ * CRD: "how, is decided by the Service or kind that manages the unit; restart when none does"). It gets a
+ * service intent of its own, owned by the first file (by path) that notifies it, with neither run state nor
+ * enablement to manage: so the probe reads its state, diff restarts it only while it runs (a unit that is
+ * stopped or not installed is left alone), and apply confirms the restart as any other.
+ */
+function addUnmanagedUnits(intent: HostIntent): void {
+  for (const f of intent.files)
+    for (const unit of f.notify)
+      if (!intent.services.some((s) => s.unit === unit))
+        intent.services.push({ unit, onChange: 'restart', resource: f.resource });
 }
 
 /** Why a rendered path may not be written, or undefined when it is a normal absolute path. */
