@@ -54,6 +54,10 @@ const WAITING_SERVICE = {
   message: 'app.service: restart: waits for the file change that asks for it',
 };
 
+/** One apply pass over `h` with these files and services, from a cold memory. */
+const pass = (h: FakeHost, files: FileIntent[], services: ServiceIntent[] = []) =>
+  reconcileHost(fakePool(h), hostIntent(files, services), newHostMemory(), APPLY);
+
 const inventory = (h: FakeHost) =>
   JSON.parse(h.files.get(hostLayout.inventory)?.content ?? '{"files":{}}').files;
 
@@ -61,12 +65,7 @@ describe('reconcileHost on an in-memory host', () => {
   it('converges: stages, activates, restarts the notified unit once, and verifies with a second probe', async () => {
     const h = appHost();
     const started = h.units.get('app.service')!.mainStart;
-    const out = await reconcileHost(
-      fakePool(h),
-      hostIntent([appFile('v1\n')], [appService()]),
-      newHostMemory(),
-      APPLY,
-    );
+    const out = await pass(h, [appFile('v1\n')], [appService()]);
     expect(out.status).toBe('converged');
     expect(out.resources).toEqual([
       { kind: 'File', name: 'app', result: 'applied' },
@@ -95,12 +94,7 @@ describe('reconcileHost on an in-memory host', () => {
     const started = h.units.get('app.service')!.mainStart;
     h.validator = () => ({ code: 1, output: 'line 3: unknown key' });
     const validate = { argv: ['app', '--check', '{}'], timeoutMs: 5000 };
-    const out = await reconcileHost(
-      fakePool(h),
-      hostIntent([appFile('v2\n', { validate })], [appService()]),
-      newHostMemory(),
-      APPLY,
-    );
+    const out = await pass(h, [appFile('v2\n', { validate })], [appService()]);
     expect(out.resources).toEqual([
       {
         kind: 'File',
@@ -120,12 +114,7 @@ describe('reconcileHost on an in-memory host', () => {
   it('a change that fails its health check is rolled back: the old file again, and a second restart', async () => {
     const h = appHost('v1\n');
     const started = h.units.get('app.service')!.mainStart;
-    const out = await reconcileHost(
-      fakePool(h),
-      hostIntent([appFile('broken\n')], [appService()]),
-      newHostMemory(),
-      APPLY,
-    );
+    const out = await pass(h, [appFile('broken\n')], [appService()]);
     expect(out.status).toBe('rolled-back');
     expect(out.resources).toEqual([
       expect.objectContaining({
@@ -151,12 +140,7 @@ describe('reconcileHost on an in-memory host', () => {
     const h = appHost('v1\n');
     h.unitHook = (_u, action) =>
       action === 'reload' ? { code: 1, output: 'Job type reload is not applicable' } : undefined;
-    const out = await reconcileHost(
-      fakePool(h),
-      hostIntent([appFile('v2\n')], [appService({ onChange: 'reload', health: undefined })]),
-      newHostMemory(),
-      APPLY,
-    );
+    const out = await pass(h, [appFile('v2\n')], [appService({ onChange: 'reload', health: undefined })]);
     expect(out.resources[0]).toMatchObject({ result: 'rolled-back', reason: 'ReloadFailed' });
     expect(out.resources[0]!.message).toContain(
       'systemctl reload exited 1 (Job type reload is not applicable)',
@@ -168,12 +152,7 @@ describe('reconcileHost on an in-memory host', () => {
     const h = appHost('v1\n');
     h.files.get(CONF)!.mode = '0666';
     const started = h.units.get('app.service')!.mainStart;
-    const out = await reconcileHost(
-      fakePool(h),
-      hostIntent([appFile('v1\n')], [appService()]),
-      newHostMemory(),
-      APPLY,
-    );
+    const out = await pass(h, [appFile('v1\n')], [appService()]);
     expect(out.status).toBe('converged');
     expect(h.ops()).toEqual(['probe', 'activate', 'probe']);
     expect(h.files.get(CONF)!.mode).toBe('0644');
@@ -183,12 +162,7 @@ describe('reconcileHost on an in-memory host', () => {
   it('a unit stopped by hand is started again', async () => {
     const h = appHost('v1\n');
     h.units.get('app.service')!.active = 'inactive';
-    const out = await reconcileHost(
-      fakePool(h),
-      hostIntent([appFile('v1\n')], [appService({ state: 'running' })]),
-      newHostMemory(),
-      APPLY,
-    );
+    const out = await pass(h, [appFile('v1\n')], [appService({ state: 'running' })]);
     expect(out.status).toBe('converged');
     expect(h.units.get('app.service')!.active).toBe('active');
   });
@@ -232,7 +206,7 @@ describe('reconcileHost on an in-memory host', () => {
       content: 'b\n',
       resource: { kind: 'File', name: 'b' },
     });
-    await reconcileHost(fakePool(h), hostIntent([appFile('v1\n'), other]), newHostMemory(), APPLY);
+    await pass(h, [appFile('v1\n'), other]);
     expect(inventory(h)).toEqual({
       [CONF]: { kind: 'File', name: 'app', original: true },
       '/etc/app/b.conf': { kind: 'File', name: 'b', original: false },
@@ -268,12 +242,7 @@ describe('reconcileHost on an in-memory host', () => {
   it('a candidate left by a lost pass is removed even when there is nothing to write', async () => {
     const h = appHost('v1\n');
     h.write(hostLayout.candidate(CONF), 'v0\n');
-    const out = await reconcileHost(
-      fakePool(h),
-      hostIntent([appFile('v1\n')], [appService()]),
-      newHostMemory(),
-      APPLY,
-    );
+    const out = await pass(h, [appFile('v1\n')], [appService()]);
     expect(out.status).toBe('in-sync');
     expect(h.ops()).toEqual(['probe', 'unstage']);
     expect(h.files.has(hostLayout.candidate(CONF))).toBe(false);
