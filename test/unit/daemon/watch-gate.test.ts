@@ -4,7 +4,10 @@ import { WatchGate } from '../../../src/daemon/watch-gate.js';
 function gate() {
   let now = 1_000_000;
   const g = new WatchGate({ windowMs: 60_000, maxFindings: 3, baseMs: 5_000, maxMs: 20_000, now: () => now });
-  return { g, advance: (ms: number) => (now += ms), at: () => now };
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { g, advance, at: () => now };
 }
 
 describe('WatchGate', () => {
