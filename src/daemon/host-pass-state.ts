@@ -1,6 +1,6 @@
 import type { HostIntent } from '../core/model.js';
 import type { HostOutcome } from '../engine/outcome.js';
-import { observedAsDesired, resourceVerdicts } from './host-status-update.js';
+import { type ResourceVerdict, observedAsDesired, resourceVerdicts } from './host-status-update.js';
 
 /** What the reconciler remembers of one host from one pass to the next (besides its status and metrics). */
 export interface HostPassState {
@@ -21,6 +21,8 @@ export interface HostPassState {
 export interface PassAftermath {
   /** The host's state for the next pass. */
   state: HostPassState;
+  /** What the pass means for each resource of the intent (judged against the previous in-sync map), to record. */
+  verdicts: ResourceVerdict[];
   /** Set when the work queue should retry the host with backoff (unless `retryable` is false): why the pass failed. */
   retry?: { code: string; message: string; retryable: boolean };
   /** How loud the pass's log line is: quiet when nothing happened, a warning when something went wrong. */
@@ -37,11 +39,13 @@ export function afterPass(
   intent: HostIntent,
   intentHash: string,
 ): PassAftermath {
+  const verdicts = resourceVerdicts(outcome, intent, prev.inSync);
   return {
     state: {
       stalledAt: nextStalledAt(prev.stalledAt, outcome, intentHash),
-      inSync: nextInSync(prev.inSync, outcome, intent),
+      inSync: nextInSync(prev.inSync, verdicts),
     },
+    verdicts,
     retry: retryOf(outcome),
     logLevel: logLevelOf(outcome),
   };
@@ -59,14 +63,9 @@ function nextStalledAt(prev: string | undefined, o: HostOutcome, intentHash: str
 }
 
 /** Resources observed as desired take their hash in this intent; the others keep what they had. */
-function nextInSync(
-  prev: ReadonlyMap<string, string>,
-  o: HostOutcome,
-  intent: HostIntent,
-): Map<string, string> {
+function nextInSync(prev: ReadonlyMap<string, string>, verdicts: ResourceVerdict[]): Map<string, string> {
   const next = new Map(prev);
-  for (const { id, hash, verdict } of resourceVerdicts(o, intent, prev))
-    if (observedAsDesired(verdict)) next.set(id, hash);
+  for (const { id, hash, verdict } of verdicts) if (observedAsDesired(verdict)) next.set(id, hash);
   return next;
 }
 

@@ -126,18 +126,16 @@ interface RecordContext {
   metrics: HostopMetrics;
   revision?: string;
   stalled: boolean;
-  /** This host's resources last observed as desired before this pass (`Kind/name` -> resourceHashes); read only. */
-  inSync: ReadonlyMap<string, string>;
 }
 
 /**
  * Turns one host's outcome into conditions, events and metrics. Conditions change their transition time only
  * when their status changes (the store guarantees it); events are recorded for transitions and failures.
  */
-export function recordOutcome(o: HostOutcome, intent: HostIntent, ctx: RecordContext): void {
+export function recordOutcome(o: HostOutcome, verdicts: ResourceVerdict[], ctx: RecordContext): void {
   recordReachability(o, ctx.status, ctx.metrics);
   ctx.metrics.recordReconcile(reconcileResult(o), o.durationMs / 1000);
-  for (const v of resourceVerdicts(o, intent, ctx.inSync)) recordResource(o.host, v, ctx);
+  for (const v of verdicts) recordResource(o.host, v, ctx);
 }
 
 /** Whether the host answered (and with the pinned key), with an event when that changes. */

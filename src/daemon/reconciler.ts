@@ -199,12 +199,11 @@ export class Reconciler {
     if (this.hashes.get(host) !== hash) return; // the host left or its intent changed meanwhile: that newer pass reports
     const prev = this.hostStates.get(host) ?? { inSync: new Map() };
     const after = afterPass(prev, outcome, intent, hash);
-    recordOutcome(outcome, intent, {
+    recordOutcome(outcome, after.verdicts, {
       status: this.opts.status,
       metrics: this.opts.metrics,
       revision: this.snapshot?.revision,
       stalled,
-      inSync: prev.inSync,
     });
     logPass(log, after.logLevel, outcome);
     this.hostStates.set(host, after.state);

@@ -29,10 +29,11 @@ describe('recordOutcome: drift corrected or new intent applied', () => {
     const status = new StatusStore();
     const metrics = createMetrics({ defaultMetrics: false });
     let inSync: ReadonlyMap<string, string> = new Map();
-    // As the reconciler does it: record against the host's in-sync resources before the pass, then move on.
+    // As the reconciler does it: judge against the host's in-sync resources before the pass, record, move on.
     const pass = (o: HostOutcome, intent: HostIntent, revision = 'r1') => {
-      recordOutcome(o, intent, { status, metrics, revision, stalled: false, inSync });
-      inSync = afterPass({ inSync }, o, intent, 'hash').state.inSync;
+      const after = afterPass({ inSync }, o, intent, 'hash');
+      recordOutcome(o, after.verdicts, { status, metrics, revision, stalled: false });
+      inSync = after.state.inSync;
     };
     const reasons = () => status.snapshot().events.map((e) => `${e.reason}x${e.count}`);
 
