@@ -1,6 +1,8 @@
+import { type BackoffPolicy, backoffDelay, backoffPolicy } from '../core/backoff.js';
+
 /** How the gate backs off a host whose watch keeps reporting changes that passes then find as drift. */
 export interface WatchGateOptions {
-  /** Corrections counted over this window. */
+  /** Drift findings counted over this window. */
   windowMs: number;
   /** More watch-triggered drift findings than this within the window backs the host off. */
   maxFindings: number;
@@ -20,7 +22,7 @@ export const DEFAULT_WATCH_GATE: Omit<WatchGateOptions, 'now'> = {
 interface HostGate {
   /** When each recent watch-triggered pass found drift. */
   findings: number[];
-  /** Back-off level: 0 none, n → baseMs·2^(n-1). */
+  /** Back-offs in a row: the next one is backoffDelay(level). */
   level: number;
   until: number;
 }
@@ -34,14 +36,17 @@ interface HostGate {
  */
 export class WatchGate {
   private readonly hosts = new Map<string, HostGate>();
+  private readonly backoff: BackoffPolicy;
 
-  constructor(private readonly opts: WatchGateOptions) {}
+  /** Throws RangeError for a non-positive base or a max below it (see backoffPolicy). */
+  constructor(private readonly opts: WatchGateOptions) {
+    this.backoff = backoffPolicy({ baseMs: opts.baseMs, capMs: opts.maxMs, jitter: 0 });
+  }
 
   /** A trigger from `host`'s watch: take it now, or at the time given (the caller keeps one timer per host). */
   admit(host: string): { now: true } | { now: false; at: number } {
-    const g = this.hosts.get(host);
-    if (!g || this.opts.now() >= g.until) return { now: true };
-    return { now: false, at: g.until };
+    const at = this.backedOffUntil(host);
+    return at === undefined ? { now: true } : { now: false, at };
   }
 
   /** After a pass that the watch triggered: `drifted` when it found the host not as desired. */
@@ -58,8 +63,7 @@ export class WatchGate {
     }
     g.findings = [...g.findings.filter((t) => now - t < this.opts.windowMs), now];
     if (g.findings.length <= this.opts.maxFindings) return;
-    g.level++;
-    g.until = now + Math.min(this.opts.maxMs, this.opts.baseMs * 2 ** (g.level - 1));
+    g.until = now + backoffDelay(g.level++, this.backoff);
   }
 
   /** Until when `host` is backed off (undefined: not backed off). */
