@@ -303,7 +303,7 @@ function mergeResults(
         result: 'unchanged',
         message: `${d.message}: waits for the file change that asks for it`,
       };
-    if (still.has(`${d.kind}/${d.name}`))
+    if (still.has(k))
       return {
         ...d,
         result: 'failed',
