@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# lab-01 … lab-50 for the feature, fault and load tests, lab-51 … lab-66 for the reference fleet.
-LAB_HOSTS="${HOSTOP_TEST_LAB_HOSTS:-66}"
+# lab-01 … lab-50 for the feature, fault and load tests, lab-51 … lab-66 for the reference fleet, lab-67 … lab-70 for the host watches.
+LAB_HOSTS="${HOSTOP_TEST_LAB_HOSTS:-70}"
 
 log() { printf '\n=== %s\n' "$*"; }
 
@@ -16,6 +16,7 @@ install_apt() {
   command -v git >/dev/null || missing+=(git)
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v systemd-analyze >/dev/null || missing+=(systemd)
+  command -v inotifywait >/dev/null || missing+=(inotify-tools)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
   apt-get update -qq

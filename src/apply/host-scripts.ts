@@ -1,5 +1,6 @@
 import { buildFetchScript } from '../probe/fetch-script.js';
 import { type ProbeRequest, buildProbeScript } from '../probe/probe-script.js';
+import { type WatchRequest, buildWatchScript } from '../probe/watch-script.js';
 import {
   type ActivateItem,
   type ChmodItem,
@@ -25,7 +26,9 @@ export type HostRequest =
   | { op: 'stage'; items: StageItem[] }
   | { op: 'activate'; items: ActivateItem[]; change: HostChange; chmods: ChmodItem[]; unstage: string[] }
   | { op: 'restore'; items: RestoreItem[]; change: HostChange }
-  | { op: 'unstage'; paths: string[] };
+  | { op: 'unstage'; paths: string[] }
+  /** Long-lived, on its own channel (HostExecutor.stream): reports what may have changed. */
+  | { op: 'watch'; watch: WatchRequest };
 
 /** What every changing script ends with: the inventory it records, then the unit actions. */
 export interface HostChange {
@@ -71,5 +74,7 @@ function scriptText(r: HostRequest): string {
       return restoreScript(r.items, { stateRoot: root, ...r.change });
     case 'unstage':
       return unstageScript(r.paths, root);
+    case 'watch':
+      return buildWatchScript(r.watch);
   }
 }

@@ -5,6 +5,8 @@ interface RunOptions {
   inventory?: string;
   mode: 'enforce' | 'detect';
   resync: number;
+  fallbackResync: number;
+  watch: 'auto' | 'poll' | 'off';
   concurrency: number;
   listen?: string;
   httpTokenFile?: string;
@@ -19,15 +21,38 @@ interface RunOptions {
 /** `hostop run`: the daemon (wired together in daemon/run-daemon.ts). */
 export const runCommand = dirCommand(
   'run',
-  'Runs the reconciler: watches the desired-state directory, probes every host on changes and on each resync, ' +
-    'converges drift (or only reports it in detect mode), and serves /metrics, /healthz, /readyz and /status.',
+  'Runs the reconciler: watches the desired-state directory and, over SSH, what it manages on every host; ' +
+    'probes a host when either changes and on each resync, converges drift (or only reports it in detect mode), ' +
+    'and serves /metrics, /healthz, /readyz and /status.',
 )
   .addOption(
     new Option('--mode <MODE>', 'enforce converges; detect only reports drift')
       .choices(['enforce', 'detect'])
       .default('enforce'),
   )
-  .addOption(durationOption('--resync <D>', 'probe every host this often, ±10% jitter', '60s'))
+  .addOption(
+    new Option(
+      '--watch <HOW>',
+      'watch each host for changes to what hostop manages: auto = inotify where inotifywait is installed, else ' +
+        'a light poll driven by the daemon; poll = always poll; off = only the resync finds drift',
+    )
+      .choices(['auto', 'poll', 'off'])
+      .default('auto'),
+  )
+  .addOption(
+    durationOption(
+      '--resync <D>',
+      'the safety net: probe every host whose watch works this often, ±10% jitter (with --watch off, every host)',
+      '10m',
+    ),
+  )
+  .addOption(
+    durationOption(
+      '--fallback-resync <D>',
+      'probe a host with no working watch this often (never less often than --resync)',
+      '60s',
+    ),
+  )
   .addOption(positiveIntOption('--concurrency <N>', 'hosts reconciled at once', 32))
   .option(
     '--listen <HOST:PORT>',
@@ -58,6 +83,8 @@ export const runCommand = dirCommand(
         mode: opts.mode,
         inventory: opts.inventory,
         resyncMs: opts.resync,
+        fallbackResyncMs: opts.watch === 'off' ? opts.resync : Math.min(opts.fallbackResync, opts.resync),
+        watch: opts.watch,
         concurrency: opts.concurrency,
         graceMs: opts.shutdownGrace,
         probeTimeoutMs: opts.probeTimeout,

@@ -97,6 +97,7 @@ export function formatStatus(s: StatusSnapshot, events: number): string {
   lines.push(`Hosts: ${s.hosts.length - down.length}/${s.hosts.length} reachable`);
   for (const h of down)
     lines.push(`  ${h.host}: ${h.lastError ? `${h.lastError.code}: ${h.lastError.message}` : 'unreachable'}`);
+  lines.push(...watchLines(s.hosts));
   if (events > 0 && s.events.length > 0) {
     lines.push('', 'Recent events:');
     for (const e of s.events.slice(-events)) {
@@ -113,4 +114,20 @@ export function formatStatus(s: StatusSnapshot, events: number): string {
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+}
+
+/** How drift is seen per host: `Watches: inotify 60, poll 2, none 1`, then each unwatched host and why. */
+function watchLines(hosts: StatusSnapshot['hosts']): string[] {
+  const counts = new Map<string, number>();
+  for (const h of hosts)
+    counts.set(h.watch?.state ?? 'none', (counts.get(h.watch?.state ?? 'none') ?? 0) + 1);
+  const order = ['inotify', 'poll', 'starting', 'none'];
+  const summary = [...counts]
+    .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
+    .map(([k, n]) => `${k} ${n}`);
+  const unwatched = hosts.filter((h) => (h.watch?.state ?? 'none') === 'none');
+  return [
+    `Watches: ${summary.join(', ')}${unwatched.length ? ' (none: only the resync finds drift there)' : ''}`,
+    ...unwatched.map((h) => `  ${h.host}: ${h.watch?.message ?? 'no watch yet'}`),
+  ];
 }

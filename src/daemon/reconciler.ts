@@ -10,7 +10,9 @@ import type { HostopMetrics } from '../observe/metrics.js';
 import { gitRevision, loadDesiredState } from '../source/load.js';
 import { type HostPassState, type PassAftermath, afterPass } from './host-pass-state.js';
 import { recordOutcome, resourcesOf } from './host-status-update.js';
+import { DEFAULT_WATCH_TIMING, HostWatches } from './host-watches.js';
 import type { StatusStore } from './status-store.js';
+import { DEFAULT_WATCH_GATE, WatchGate } from './watch-gate.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface ReconcilerOptions {
@@ -18,7 +20,14 @@ export interface ReconcilerOptions {
   inventory?: string;
   mode: 'enforce' | 'detect';
   prune: boolean;
+  /** Resync of a host whose watch works (the safety net). */
   resyncMs: number;
+  /** Resync of a host without a working watch; default resyncMs. */
+  fallbackResyncMs?: number;
+  /** Host watches (issue 14): `off` leaves drift to the resync. Default off (unit tests of the rules). */
+  watch?: 'auto' | 'poll' | 'off';
+  /** Overrides of the watches' timing (tests, benchmarks). */
+  watchTiming?: Partial<typeof DEFAULT_WATCH_TIMING>;
   concurrency: number;
   probeTimeoutMs?: number;
   /** Where passes get their hosts' executors; told which hosts are still wanted after each load. */
@@ -29,6 +38,9 @@ export interface ReconcilerOptions {
   status: StatusStore;
   log: Logger;
 }
+
+/** Pass statuses that found the host not as desired (a host that could not be probed found nothing). */
+const FOUND_DRIFT = new Set<HostOutcome['status']>(['drifted', 'converged', 'degraded', 'rolled-back']);
 
 /** A failed pass the queue should retry with backoff (or not, for failures only a new desired state fixes). */
 class PassFailed extends HostopError {}
@@ -46,6 +58,14 @@ export class Reconciler {
   /** Host -> what its last pass left behind for the next one (see afterPass). */
   private readonly hostStates = new Map<string, HostPassState>();
   private readonly firstPass = new Set<string>();
+  /** When each host's last pass began (the resync enqueues hosts whose last pass is old enough). */
+  private readonly lastPass = new Map<string, number>();
+  private readonly watches?: HostWatches;
+  private readonly gate = new WatchGate({ ...DEFAULT_WATCH_GATE, now: Date.now });
+  /** Hosts whose queued pass a watch asked for: its finding feeds the gate. */
+  private readonly watchTriggered = new Set<string>();
+  /** Watch triggers the gate put off: one timer per host. */
+  private readonly deferred = new Map<string, NodeJS.Timeout>();
   private readonly queue: WorkQueue;
   private resyncTimer?: NodeJS.Timeout;
   private stopping = false;
@@ -58,6 +78,22 @@ export class Reconciler {
       onDepthChange: (d) => opts.metrics.setWorkqueueDepth(d),
       onError: (key, err) => opts.log.warn({ host: key, err }, 'pass failed; retrying with backoff'),
     });
+    if (opts.watch && opts.watch !== 'off') {
+      this.watches = new HostWatches({
+        source: opts.pool,
+        mechanism: opts.watch,
+        ...DEFAULT_WATCH_TIMING,
+        ...opts.watchTiming,
+        log: opts.log,
+        signatureOf: (host, path) => this.memory.get(host)?.probe.signatures?.[path],
+        onChange: (host, why) => this.watchSaid(host, why),
+        onState: (host, state, message) => {
+          opts.metrics.setHostWatch(host, state);
+          opts.status.recordWatch(host, { state, message });
+        },
+        onReport: (host, outcome) => opts.metrics.recordWatchReport(host, outcome),
+      });
+    }
   }
 
   /** Loads the first snapshot and starts working. */
@@ -169,23 +205,60 @@ export class Reconciler {
     for (const h of this.intents.keys()) this.queue.add(h);
   }
 
-  /** Stop taking work, let in-flight passes finish within `graceMs`, then abort them. */
+  /** Stop taking work (and watching hosts), let in-flight passes finish within `graceMs`, then abort them. */
   async stop(graceMs: number): Promise<{ aborted: string[] }> {
     this.stopping = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    for (const t of this.deferred.values()) clearTimeout(t);
+    this.watches?.closeAll();
     return this.queue.shutdown({ graceMs });
   }
 
+  /**
+   * The resync tick, every `fallbackResyncMs` (±10% jitter, so that many daemons or restarts do not probe in
+   * lock-step): a host is enqueued when its last pass is older than its interval, `resyncMs` when its watch works,
+   * else `fallbackResyncMs`.
+   */
   private scheduleResync(): void {
-    // ±10% jitter so that many daemons (or restarts) do not probe in lock-step.
-    const delay = this.opts.resyncMs * (0.9 + Math.random() * 0.2);
+    const fallback = Math.min(this.opts.fallbackResyncMs ?? this.opts.resyncMs, this.opts.resyncMs);
+    const delay = fallback * (0.9 + Math.random() * 0.2);
     this.resyncTimer = setTimeout(() => {
       // Re-read the desired state too: a watcher can miss a change (a git-sync symlink swap, a network
       // filesystem); reloading is cheap and enqueues nothing when nothing changed.
-      void this.reload().then(() => this.resyncAll());
+      void this.reload().then(() => {
+        const now = Date.now();
+        for (const h of this.intents.keys()) {
+          const state = this.watches?.state(h);
+          const every = state === 'inotify' || state === 'poll' ? this.opts.resyncMs : fallback;
+          if (now - (this.lastPass.get(h) ?? 0) >= every * 0.85) this.queue.add(h);
+        }
+      });
       this.scheduleResync();
     }, delay);
     this.resyncTimer.unref();
+  }
+
+  /**
+   * A host's watch says something hostop manages may have changed there. The pass decides; the gate only backs
+   * off a host whose watch-triggered passes keep finding drift (something rewrites it in a loop).
+   */
+  private watchSaid(host: string, why: string): void {
+    if (this.stopping || !this.intents.has(host)) return;
+    const admit = this.gate.admit(host);
+    if (admit.now) {
+      this.opts.log.debug({ host, why }, 'host watch: a managed object changed');
+      this.watchTriggered.add(host);
+      this.queue.add(host);
+      return;
+    }
+    if (this.deferred.has(host)) return;
+    this.opts.log.debug({ host, why, until: new Date(admit.at).toISOString() }, 'host watch: backed off');
+    const t = setTimeout(() => {
+      this.deferred.delete(host);
+      this.watchSaid(host, why);
+    }, admit.at - Date.now());
+    t.unref();
+    this.deferred.set(host, t);
   }
 
   private async reconcile(host: string, signal: AbortSignal): Promise<void> {
@@ -194,8 +267,13 @@ export class Reconciler {
     const hash = this.hashes.get(host)!;
     const log = childFor(this.opts.log, { reconcileId: randomUUID().slice(0, 8), host });
     const stalled = this.hostStates.get(host)?.stalledAt === hash;
+    this.lastPass.set(host, Date.now());
+    const triggered = this.watchTriggered.delete(host);
+    this.watches?.passStarted(host);
     const outcome = await this.runPass(host, intent, stalled, signal);
     this.firstPass.delete(host);
+    if (triggered) this.gate.record(host, FOUND_DRIFT.has(outcome.status));
+    if (this.intents.get(host) === intent) this.watches?.passEnded(intent.host, watchTargets(intent));
     if (this.hashes.get(host) !== hash) return; // the host left or its intent changed meanwhile: that newer pass reports
     const prev = this.hostStates.get(host) ?? { inSync: new Map() };
     const after = afterPass(prev, outcome, intent, hash);
@@ -232,6 +310,12 @@ export class Reconciler {
   }
 
   private forgetHost(host: string): void {
+    this.watches?.forget(host);
+    this.gate.forget(host);
+    clearTimeout(this.deferred.get(host));
+    this.deferred.delete(host);
+    this.watchTriggered.delete(host);
+    this.lastPass.delete(host);
     this.opts.metrics.forgetHost(host);
     this.memory.delete(host);
     this.hostStates.delete(host);
@@ -250,6 +334,14 @@ function logPass(log: Logger, level: PassAftermath['logLevel'], outcome: HostOut
     },
     `pass ${outcome.status}`,
   );
+}
+
+/** What a host's watch looks at: the managed files, and the managed units' invocation links. */
+function watchTargets(intent: HostIntent): { paths: string[]; units: string[] } {
+  return {
+    paths: [...new Set(intent.files.map((f) => f.path))],
+    units: [...new Set(intent.services.map((s) => s.unit))],
+  };
 }
 
 function hashIntent(intent: HostIntent): string {

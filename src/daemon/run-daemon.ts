@@ -15,6 +15,9 @@ export interface DaemonOptions {
   mode: 'enforce' | 'detect';
   inventory?: string;
   resyncMs: number;
+  /** Resync of hosts without a working watch (equal to resyncMs when watches are off). */
+  fallbackResyncMs: number;
+  watch: 'auto' | 'poll' | 'off';
   concurrency: number;
   graceMs: number;
   probeTimeoutMs: number;
@@ -63,6 +66,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       mode: o.mode,
       listen: `${http.address}:${http.port}`,
       resyncMs: o.resyncMs,
+      fallbackResyncMs: o.fallbackResyncMs,
+      watch: o.watch,
       concurrency: o.concurrency,
     },
     'hostop running',

@@ -26,6 +26,8 @@ export interface HostStatus {
   lastProbeTime: string;
   /** Why the last probe failed (error code and redacted message); absent after a good probe. */
   lastError?: { code: string; message: string };
+  /** The host watch: how changes there are seen (`none`: only by the resync), since when, and why it stopped. */
+  watch?: { state: string; since: string; message?: string };
 }
 
 export interface DesiredStateStatus {
@@ -108,6 +110,11 @@ export function parseStatusDocument(text: string): StatusSnapshot | string {
       optional(h.lastError, `${p}/lastError`, (e, q) => {
         str(record(e, q).code, `${q}/code`);
         str(record(e, q).message, `${q}/message`);
+      });
+      optional(h.watch, `${p}/watch`, (w, q) => {
+        str(record(w, q).state, `${q}/state`);
+        str(record(w, q).since, `${q}/since`);
+        optional(record(w, q).message, `${q}/message`, str);
       });
     });
     list(doc.resources, '/resources', (r, p) => {

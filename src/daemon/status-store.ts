@@ -144,7 +144,18 @@ export class StatusStore {
   ): void {
     const record: HostStatus = { host, reachable: probe.reachable, lastProbeTime: this.nowIso() };
     if (probe.error) record.lastError = { code: probe.error.code, message: this.clean(probe.error.message) };
+    const watch = this.hosts.get(host)?.watch;
+    if (watch) record.watch = watch;
     this.hosts.set(host, record);
+    this.changed();
+  }
+
+  /** The host watch changed state (a host not probed yet gets its record at its first probe). */
+  recordWatch(host: string, watch: { state: string; message?: string }): void {
+    const record = this.hosts.get(host);
+    if (!record) return;
+    record.watch = { state: watch.state, since: this.nowIso() };
+    if (watch.message) record.watch.message = this.clean(watch.message);
     this.changed();
   }
 

@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { HostScript } from '../apply/host-scripts.js';
 import type { HostRef } from '../core/model.js';
 
@@ -16,6 +16,9 @@ export interface RunResult {
   stderr: Buffer;
 }
 
+/** A script that keeps running: its stdout is the stream's readable side, its stdin the writable side. */
+export type HostStream = Duplex & { readonly stderr: Readable };
+
 /**
  * The one seam between hostop and a host: run a POSIX sh script, open a TCP stream from the host's point of
  * view. The engine, the probe and the health checks depend on this, never on SSH: `ssh/host-connection.ts` is
@@ -28,6 +31,11 @@ export interface HostExecutor {
   run(script: HostScript, opts: RequestOptions): Promise<RunResult>;
   /** A TCP stream to `host:port` as seen from the host (health checks); rejects when refused or unreachable. */
   forwardTcp(host: string, port: number, opts: RequestOptions): Promise<Duplex>;
+  /**
+   * Starts `script` on a channel of its own and returns at once with its streams (the host watch); the caller
+   * ends it by ending stdin or closing the stream. Rejects like `run` when the channel cannot be opened.
+   */
+  stream?(script: HostScript, opts: RequestOptions): Promise<HostStream>;
   /** Drops the connection (a host that stopped answering); the next request reconnects. */
   close(): void;
 }

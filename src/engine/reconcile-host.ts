@@ -8,6 +8,7 @@ import type { HostIntent, ObservedHost } from '../core/model.js';
 import { redactText } from '../core/redact.js';
 import { heldResources, resolveMerges } from '../core/versions.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
+import { invocationLink } from '../probe/watch-script.js';
 import { tcpReachable } from '../ssh/tunnel-http.js';
 import { applyPlan } from './apply-host.js';
 import type { ExecutorSource, HostExecutor } from './host-executor.js';
@@ -142,6 +143,8 @@ async function observe(
   const temps = intent.files.map((f) => hostLayout.candidate(f.path));
   const paths = [...intent.files.map((f) => f.path), ...temps, inventoryFile];
   const units = intent.services.map((s) => s.unit);
+  // A host watch reports a unit's start, stop or restart by its invocation link's signature: probe it too.
+  paths.push(...units.map(invocationLink));
   // The inventory rides along with the probe until it is known; afterwards its hash says if it changed. Files
   // hostop only adds to come along every time: their content is part of what must be written.
   const merged = intent.files.filter((f) => f.merge).map((f) => f.path);

@@ -48,6 +48,10 @@ export interface HostopMetrics {
   recordDesiredStateLoaded(revision: string | undefined, at: Date): void;
   /** A snapshot failed to load: `hostop_desired_state_valid` 0; info and timestamp keep the snapshot in force. */
   recordDesiredStateInvalid(): void;
+  /** `hostop_host_watch{host,mechanism}`: 1 for the host watch's current state (inotify, poll, starting, none), 0 for the others. */
+  setHostWatch(host: string, state: string): void;
+  /** `hostop_watch_reports_total{host,outcome}` += 1: a watch report that told the reconciler (`changed`) or was dropped as already seen (`unchanged`). */
+  recordWatchReport(host: string, outcome: 'changed' | 'unchanged'): void;
   /** `hostop_workqueue_depth`. */
   setWorkqueueDepth(depth: number): void;
   /** Deletes every series labelled with this host. */
@@ -69,6 +73,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
   const failures = failureMetrics(registers);
   const desiredState = desiredStateMetrics(registers);
   const queue = queueMetrics(registers);
+  const watch = watchMetrics(registers);
   return {
     registry,
     ...drift,
@@ -77,8 +82,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
     ...failures,
     ...desiredState,
     ...queue,
+    ...watch,
     forgetHost(host) {
-      for (const group of [drift, failures, reach]) group.forgetHost(host);
+      for (const group of [drift, failures, reach, watch]) group.forgetHost(host);
     },
   };
 }
@@ -180,6 +186,37 @@ function reachMetrics(
       // Removing a label set that was never set is a no-op in prom-client.
       hostUp.remove({ host });
       keyMismatch.remove({ host });
+    },
+  };
+}
+
+/** The per-host watch (issue 14): its mechanism, and what its reports led to. */
+function watchMetrics(
+  registers: Registers,
+): Pick<HostopMetrics, 'setHostWatch' | 'recordWatchReport'> & PerHost {
+  const states = ['inotify', 'poll', 'starting', 'none'] as const;
+  const mechanism = new Gauge({
+    name: 'hostop_host_watch',
+    help: "1 for the mechanism of the host's watch (inotify, poll; starting; none: only the resync finds drift there), 0 for the others.",
+    labelNames: ['host', 'mechanism'] as const,
+    registers,
+  });
+  const reports = new Counter({
+    name: 'hostop_watch_reports_total',
+    help: "Host watch reports: changed (a pass was asked for) or unchanged (the last probe had seen it: hostop's own change).",
+    labelNames: ['host', 'outcome'] as const,
+    registers,
+  });
+  return {
+    setHostWatch(host, state) {
+      for (const s of states) mechanism.set({ host, mechanism: s }, s === state ? 1 : 0);
+    },
+    recordWatchReport(host, outcome) {
+      reports.inc({ host, outcome });
+    },
+    forgetHost(host) {
+      for (const s of states) mechanism.remove({ host, mechanism: s });
+      for (const outcome of ['changed', 'unchanged']) reports.remove({ host, outcome });
     },
   };
 }

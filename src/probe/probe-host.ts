@@ -13,6 +13,8 @@ import type { KnownFile, KnownPackages, KnownProgram } from './probe-script.js';
 export interface ProbeCache extends Map<string, KnownFile> {
   packages?: KnownPackages;
   programs?: Record<string, KnownProgram>;
+  /** Every path of the last probe: its stat signature, `-` when missing (a host watch's reports are compared with it). */
+  signatures?: Record<string, string>;
 }
 
 /** What to look at on one host. */
@@ -64,6 +66,7 @@ export async function probeHost(
   for (const [path, known] of Object.entries(parsed.known)) cache.set(path, known);
   if (parsed.knownPackages) cache.packages = parsed.knownPackages;
   if (parsed.knownPrograms) cache.programs = parsed.knownPrograms;
+  cache.signatures = parsed.signatures;
   return parsed.observed;
 }
 

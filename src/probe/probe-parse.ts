@@ -19,6 +19,8 @@ export interface ProbeResult {
   knownPackages?: KnownPackages;
   /** The program versions and their files' signatures, to pass as `knownPrograms` next time. */
   knownPrograms?: Record<string, KnownProgram>;
+  /** Every path's stat signature (`-` when missing): what a host watch reports is compared with it. */
+  signatures: Record<string, string>;
 }
 
 const STAT =
@@ -104,10 +106,12 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
 
   const files: Record<string, ObservedFile> = {};
   const known: Record<string, KnownFile> = {};
+  const signatures: Record<string, string> = {};
   req.paths.forEach((path, i) => {
     const stat = stats.get(i) as Stat | 'missing';
     const hash = hashes.get(i);
     const fail = (what: string) => r.fail(what, lineOf.get(i));
+    signatures[path] = stat === 'missing' ? '-' : stat.signature;
     if (stat === 'missing') {
       if (hash !== undefined) fail(`sha256 reported for missing path #${i}`);
       files[path] = { path, type: 'missing' };
@@ -150,6 +154,7 @@ export function parseProbeOutput(host: string, req: ProbeRequest, stdout: string
   return {
     observed,
     known,
+    signatures,
     ...(packages?.known && { knownPackages: packages.known }),
     ...(programs && { knownPrograms: programs }),
   };

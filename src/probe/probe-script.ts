@@ -65,7 +65,7 @@ export const HASH_TIMEOUT_S = 10;
 
 /** `stat` fields per path: raw mode (hex), size, uid, gid, owner, group, signature (last: compared whole). */
 /** A file's stat signature (`dev:inode:size:mtime.ns:ctime.ns`): equal signatures mean equal content. */
-const SIGNATURE = '%d:%i:%s:%.9Y:%.9Z';
+export const SIGNATURE = '%d:%i:%s:%.9Y:%.9Z';
 const STAT_FORMAT = `%f %s %u %g %U %G ${SIGNATURE}`;
 const SYSTEMD_UNIT = /^[A-Za-z0-9:_.\\@-]+$/;
 

@@ -37,7 +37,7 @@ export interface ConnectOptions {
 }
 
 /** Deadline and cancellation of one request. */
-import type { HostExecutor, RequestOptions } from '../engine/host-executor.js';
+import type { HostExecutor, HostStream, RequestOptions } from '../engine/host-executor.js';
 
 export type { RequestOptions };
 
@@ -200,6 +200,26 @@ export class HostConnection implements HostExecutor {
         }),
     );
     return untilAborted(run, dl.signal).finally(() => dl.dispose());
+  }
+
+  /**
+   * Starts a long-lived script (the host watch) on an exec channel of its own: `sh -c SCRIPT`, under `sudo -n`
+   * for privilege `sudo`, no pty (so sshd signals nothing; the script ends itself on stdin EOF). The deadline
+   * covers opening the channel only; the caller owns the returned stream.
+   */
+  stream(script: HostScript, opts: RequestOptions): Promise<HostStream> {
+    const argv = ['sh', '-c', script.text];
+    const command = quoteArgv(this.host.privilege === 'sudo' ? ['sudo', '-n', '--', ...argv] : argv);
+    const dl = deadline('watch', opts.timeoutMs, this.host.name, opts.signal);
+    this.counters.requests++;
+    const open = this.channel('session', (cb) => this.client.exec(command, cb));
+    open.then(
+      (stream) => {
+        if (dl.signal.aborted) stream.close();
+      },
+      () => {},
+    );
+    return untilAborted<HostStream>(open, dl.signal).finally(() => dl.dispose());
   }
 
   /**

@@ -169,6 +169,8 @@ export class FakeHost implements HostExecutor {
       case 'unstage':
         for (const p of r.paths) this.files.delete(hostLayout.candidate(p));
         return 'unstaged\n';
+      case 'watch':
+        throw new Error('a watch is streamed, never run: the fake host has no stream()');
     }
   }
 

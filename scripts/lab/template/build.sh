@@ -10,7 +10,7 @@ MIRROR=${2:?usage: build.sh ROOTFS MIRROR}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 PACKAGES=(
-  systemd systemd-sysv dbus openssh-server iproute2 coreutils sudo curl
+  systemd systemd-sysv dbus openssh-server iproute2 coreutils sudo curl inotify-tools
   python3 python3-yaml prometheus
   php8.2-fpm libfcgi-bin
 )
