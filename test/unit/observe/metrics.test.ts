@@ -26,6 +26,8 @@ describe('createMetrics', () => {
         'hostop_resource_drifted gauge',
         'hostop_rollbacks_total counter',
         'hostop_workqueue_depth gauge',
+        'hostop_host_watch gauge',
+        'hostop_watch_reports_total counter',
       ].sort(),
     );
     expect(await samples(m, 'hostop_reconcile_total')).toEqual([
@@ -53,6 +55,8 @@ describe('createMetrics', () => {
       'hostop_desired_state_info',
       'hostop_desired_state_last_load_timestamp_seconds',
       'hostop_workqueue_depth',
+      'hostop_host_watch',
+      'hostop_watch_reports_total',
     ]);
   });
 
@@ -146,7 +150,15 @@ describe('createMetrics', () => {
       m.recordDriftCorrected(host, 'File');
       m.recordRollback(host, 'Service');
       m.recordApplyFailure(host, 'File', 'Timeout');
+      m.setHostWatch(host, 'inotify');
+      m.recordWatchReport(host, 'unchanged');
     }
+    expect(await samples(m, 'hostop_host_watch{host="web02"')).toEqual([
+      'hostop_host_watch{host="web02",mechanism="inotify"} 1',
+      'hostop_host_watch{host="web02",mechanism="poll"} 0',
+      'hostop_host_watch{host="web02",mechanism="starting"} 0',
+      'hostop_host_watch{host="web02",mechanism="none"} 0',
+    ]);
     m.forgetResource('web01', 'File', 'a');
     m.forgetResource('web01', 'File', 'never-seen');
     expect(await samples(m, 'hostop_resource_drifted{host="web01"')).toEqual([
@@ -156,6 +168,6 @@ describe('createMetrics', () => {
     m.forgetHost('never-seen');
     const text = await m.registry.metrics();
     expect(text).not.toContain('web01');
-    expect(text.match(/host="web02"/g)).toHaveLength(7);
+    expect(text.match(/host="web02"/g)).toHaveLength(12);
   });
 });
