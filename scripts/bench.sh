@@ -13,7 +13,9 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 # Hosts the lab must have: the biggest size asked for (default 150 for the scaling table).
 max_hosts() {
   local n max=0
-  for n in ${BENCH_SIZES-10,50,100} ${BENCH_SCALE_SIZES-150} ${BENCH_DRIFT_HOSTS:-50} ${BENCH_FLOOR_HOSTS:-50}; do
+  local sizes="${BENCH_SIZES-10,50,100} ${BENCH_SCALE_SIZES-150} ${BENCH_DRIFT_HOSTS:-50} ${BENCH_FLOOR_HOSTS:-50}"
+  [[ ${BENCH_ONLY:-} != watch ]] || sizes=""
+  for n in $sizes ${BENCH_WATCH_HOSTS:-50} ${BENCH_WATCH_IDLE_HOSTS:-100}; do
     for n in ${n//,/ }; do ((n > max)) && max=$n; done
   done
   echo "$max"
@@ -91,5 +93,12 @@ shrink() {
 }
 trap shrink EXIT
 
+if [[ ${BENCH_ONLY:-} == watch ]]; then
+  log "running the host-watch benchmark only (about 10 minutes)"
+  timeout --foreground -k 30 30m npx tsx scripts/bench/watch-main.ts
+  exit
+fi
 log "running the benchmark (about 20 minutes)"
 timeout --foreground -k 30 45m npx tsx scripts/bench/main.ts
+log "running the host-watch benchmark (about 10 minutes)"
+timeout --foreground -k 30 30m npx tsx scripts/bench/watch-main.ts

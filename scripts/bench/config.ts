@@ -19,6 +19,13 @@ export interface BenchConfig {
   floorHosts: number;
   floorRuns: number;
   ansible: boolean;
+  /** Host watches (issue 14, BENCH_ONLY=watch): hosts edited one at a time, and the fleet of the idle run. */
+  watchHosts: number;
+  watchIdleHosts: number;
+  watchEdits: number;
+  watchBaselineEdits: number;
+  watchBaselineResyncS: number;
+  watchIdleSeconds: number;
 }
 
 function num(name: string, dflt: number): number {
@@ -60,6 +67,12 @@ export function readConfig(): BenchConfig {
     floorHosts: num('BENCH_FLOOR_HOSTS', 50),
     floorRuns: num('BENCH_FLOOR_RUNS', 5),
     ansible: process.env.BENCH_NO_ANSIBLE !== '1',
+    watchHosts: num('BENCH_WATCH_HOSTS', 50),
+    watchIdleHosts: num('BENCH_WATCH_IDLE_HOSTS', 100),
+    watchEdits: num('BENCH_WATCH_EDITS', 20),
+    watchBaselineEdits: num('BENCH_WATCH_BASELINE_EDITS', 6),
+    watchBaselineResyncS: num('BENCH_WATCH_BASELINE_RESYNC', 10),
+    watchIdleSeconds: num('BENCH_WATCH_IDLE_SECONDS', 30),
   };
 }
 
