@@ -59,6 +59,6 @@ hostop is running (pid $(cat .lab/hostop.pid)) against ${DIR}/ on the lab's $(gr
   logs      tail -f .lab/hostop.log
   plan      node bin/hostop.js plan $DIR --inventory $INVENTORY
   try it    ssh -F .lab/ssh_config agent-01 'echo tampered > /etc/claude-code/managed-settings.d/10-telemetry.json'
-            then watch it come back within a resync (30 s): node bin/hostop.js status
+            then watch it come back within a second (the host's watch): node bin/hostop.js status
   stop      kill \$(cat .lab/hostop.pid); npm run lab -- down
 EOT

@@ -40,7 +40,12 @@ export interface HostWatchesOptions {
   restartMaxMs?: number;
 }
 
-export const DEFAULT_WATCH_TIMING = { tickMs: 1000, inotifyBeatEvery: 30, statEvery: 10, leaseS: 90 } as const;
+export const DEFAULT_WATCH_TIMING = {
+  tickMs: 1000,
+  inotifyBeatEvery: 30,
+  statEvery: 10,
+  leaseS: 90,
+} as const;
 
 /** Bounds on what a host may send: a longer line or a faster stream ends the watch (a hostile host). */
 const MAX_LINE = 200;

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
+import { metric, waitFor, withDaemon } from '../support/daemon.js';
 import { desiredState, fileResource, hostop, startHostop, writeDesiredState } from '../support/fleet.js';
 import { labSsh } from '../support/lab.js';
 
@@ -73,25 +73,6 @@ function inHost(host: string, argv: string[]): string {
 
 /** A TCP server on :22 that prints the time of each accept and hangs up. */
 const ACCEPT_AND_CLOSE = `require('net').createServer((s) => { console.log(Date.now()); s.destroy(); }).listen(22, '0.0.0.0', () => console.log('listening'));`;
-
-/** Runs `fn` against a daemon on `dir`; on failure prints the daemon's log (the only witness of what it did). */
-async function withDaemon(
-  dir: string,
-  args: string[],
-  fn: (d: RunningDaemon) => Promise<void>,
-  stateDir?: string,
-) {
-  const d = await startDaemon(dir, args, stateDir);
-  try {
-    await fn(d);
-  } catch (e) {
-    for (const l of d.logs.slice(-60)) console.error(JSON.stringify(l).slice(0, 500));
-    throw e;
-  } finally {
-    // A daemon the test killed has exited already (and stop() would wait for an exit that has happened).
-    if (d.proc.exitCode === null && d.proc.signalCode === null) expect(await d.stop()).toBe(0);
-  }
-}
 
 /** Busy-waits (the CLI runs in its own process) until `cond` holds; false when `ms` passed first. */
 function spinUntil(cond: () => boolean, ms: number): boolean {

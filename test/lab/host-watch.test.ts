@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
-import { desiredState, fileResource, writeDesiredState } from '../support/fleet.js';
+import { type RunningDaemon, metric, waitFor, withDaemon as withDaemonOn } from '../support/daemon.js';
+import { desiredState, fileResource, hostop, writeDesiredState } from '../support/fleet.js';
 import { labSsh } from '../support/lab.js';
 
 // Host watches (issue 14) against real hosts: lab-67 … lab-70 belong to this file. Every daemon here runs with
@@ -54,17 +54,8 @@ const passes = async (d: RunningDaemon) => {
 const fileState = (host: string) => sh(host, `stat -c %a ${PATH} 2>/dev/null && cat ${PATH} || echo missing`);
 const active = (host: string) => sh(host, `systemctl is-active ${UNIT} || true`).trim();
 
-async function withDaemon(dir: string, args: string[], fn: (d: RunningDaemon) => Promise<void>) {
-  const d = await startDaemon(dir, [...NO_RESYNC, ...args]);
-  try {
-    await fn(d);
-  } catch (e) {
-    for (const l of d.logs.slice(-60)) console.error(JSON.stringify(l).slice(0, 500));
-    throw e;
-  } finally {
-    if (d.proc.exitCode === null && d.proc.signalCode === null) expect(await d.stop()).toBe(0);
-  }
-}
+const withDaemon = (dir: string, args: string[], fn: (d: RunningDaemon) => Promise<void>) =>
+  withDaemonOn(dir, [...NO_RESYNC, ...args], fn);
 
 /** What a watch would leave on a host: its processes (sh running the script, inotifywait, sleep of the lease). */
 const leftovers = (host: string) =>
@@ -93,6 +84,7 @@ describe('host watches, enforce mode', () => {
       await waitFor('poll on lab-68', async () => (await watchOf(d, POLL)) === 'poll');
       expect(await metric(d.url, 'hostop_host_watch', { host: INOTIFY, mechanism: 'inotify' })).toBe(1);
       expect(await metric(d.url, 'hostop_host_watch', { host: POLL, mechanism: 'poll' })).toBe(1);
+      expect((await hostop(['status', '--url', d.url])).stdout).toContain('Watches: inotify 1, poll 1\n');
       for (const h of HOSTS) {
         expect(fileState(h)).toBe(`644\n${WANT}`);
         expect(active(h)).toBe('active');

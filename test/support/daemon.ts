@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { startHostop } from './fleet.js';
 
 export interface RunningDaemon {
@@ -93,4 +94,23 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** Runs `fn` against a daemon on `dir`; on failure prints the daemon's log (the only witness of what it did). */
+export async function withDaemon(
+  dir: string,
+  args: string[],
+  fn: (d: RunningDaemon) => Promise<void>,
+  stateDir?: string,
+) {
+  const d = await startDaemon(dir, args, stateDir);
+  try {
+    await fn(d);
+  } catch (e) {
+    for (const l of d.logs.slice(-60)) console.error(JSON.stringify(l).slice(0, 500));
+    throw e;
+  } finally {
+    // A daemon the test killed has exited already (and stop() would wait for an exit that has happened).
+    if (d.proc.exitCode === null && d.proc.signalCode === null) expect(await d.stop()).toBe(0);
+  }
 }

@@ -16,7 +16,6 @@ const sig = (ino: number) => `2049:${ino}:14:1764658800.123456789:1764658800.123
 
 /** One stream() the watches opened: what it asked, what it was written, and a way to speak as the host. */
 interface Opened {
-  host: string;
   request: HostRequest;
   stream: Duplex;
   stderr: PassThrough;
@@ -44,6 +43,10 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+const unused = (): never => {
+  throw new Error('a watch runs no script and opens no forward');
+};
+
 function harness(mechanism: 'auto' | 'poll' = 'auto') {
   const sigs = new Map<string, string>([
     ['/etc/a.conf', sig(1)],
@@ -51,7 +54,6 @@ function harness(mechanism: 'auto' | 'poll' = 'auto') {
     [invocationLink('nginx.service'), sig(3)],
   ]);
   const h = {
-    sigs,
     changes: [] as string[],
     reports: [] as string[],
     states: [] as { host: string; state: WatchState; message?: string }[],
@@ -65,12 +67,8 @@ function harness(mechanism: 'auto' | 'poll' = 'auto') {
       if (h.refuse) throw h.refuse;
       return {
         host,
-        run: () => {
-          throw new Error('a watch runs no script');
-        },
-        forwardTcp: () => {
-          throw new Error('a watch opens no forward');
-        },
+        run: unused,
+        forwardTcp: unused,
         close: () => {},
         stream: async (script) => {
           const written: string[] = [];
@@ -83,7 +81,7 @@ function harness(mechanism: 'auto' | 'poll' = 'auto') {
           });
           const stderr = new PassThrough();
           const send = (line: string) => duplex.push(`${line}\n`);
-          h.opened.push({ host: host.name, request: script.request, stream: duplex, stderr, written, send });
+          h.opened.push({ request: script.request, stream: duplex, stderr, written, send });
           return Object.assign(duplex, { stderr });
         },
       };

@@ -90,6 +90,29 @@ describe('StatusStore records', () => {
     ]);
   });
 
+  it("keeps a host's watch state across probes, with why it stopped (masked), and persists it", async () => {
+    const { state, persistence } = memoryPersistence();
+    const store = new StatusStore({ persistence });
+    store.setKnownSecrets(['s3cret-token']);
+    store.recordWatch('web01', { state: 'inotify' }); // not probed yet: no record to hang it on
+    store.recordHostProbe('web01', { reachable: true });
+    store.recordWatch('web01', { state: 'none', message: 'watch channel closed: sudo said s3cret-token' });
+    vi.advanceTimersByTime(5_000);
+    store.recordHostProbe('web01', { reachable: true });
+    const watch = {
+      state: 'none',
+      since: '2025-03-01T10:00:00.000Z',
+      message: 'watch channel closed: sudo said ***',
+    };
+    expect(store.snapshot().hosts).toEqual([
+      { host: 'web01', reachable: true, lastProbeTime: '2025-03-01T10:00:05.000Z', watch },
+    ]);
+    await store.flush();
+    const reloaded = new StatusStore({ persistence: memoryPersistence(state.stored).persistence });
+    expect((await reloaded.load()).state).toBe('loaded');
+    expect(reloaded.snapshot().hosts[0]?.watch).toEqual(watch);
+  });
+
   it('keeps the revision in force when a load is invalid', () => {
     const store = new StatusStore();
     expect(store.snapshot().desiredState).toEqual({ valid: false });
