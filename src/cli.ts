@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './cli/args.js';
+import { explainCommand } from './cli/explain-command.js';
 import { applyCommand, planCommand } from './cli/fleet-commands.js';
 import { renderCommand } from './cli/render-command.js';
 import { runCommand } from './cli/run-command.js';
@@ -25,7 +26,15 @@ const program = new Command('hostop')
   .on('command:*', ([name]: string[]) => {
     throw new UsageError(`unknown command ${JSON.stringify(name)}`);
   });
-for (const cmd of [validateCommand, renderCommand, planCommand, applyCommand, runCommand, statusCommand])
+for (const cmd of [
+  validateCommand,
+  renderCommand,
+  planCommand,
+  applyCommand,
+  runCommand,
+  statusCommand,
+  explainCommand,
+])
   program.addCommand(cmd.copyInheritedSettings(program).summary(cmd.description().split('. ')[0]!));
 
 async function main(argv: string[]): Promise<number> {

@@ -39,10 +39,13 @@ export function hostResourcesYaml(hosts: LabHost[]): string {
 }
 
 /** Runs one shell command on a lab host with the system ssh client (set-up and drift injection only). */
-export async function sshRun(repo: string, host: string, command: string): Promise<string> {
-  const res = await runProcess('ssh', ['-F', join(repo, '.lab', 'ssh_config'), host, command], {
-    timeoutMs: 30_000,
-  });
+export async function sshRun(
+  repo: string,
+  host: string,
+  command: string,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const res = await runProcess('ssh', ['-F', join(repo, '.lab', 'ssh_config'), host, command], { timeoutMs });
   if (res.code !== 0)
     throw new Error(`ssh ${host} ${JSON.stringify(command)}: exit ${res.code}: ${res.stderr}`);
   return res.stdout;

@@ -223,7 +223,8 @@ t() { awk '{ s = $0; sub(/^.*\\) /, "", s); split(s, f, " "); print f[12] + f[13
 w=0; for p in $(ps -eo pid=,pgid= | awk -v g="$pg" '$2 == g { print $1 }'); do w=$((w + $(t "$p" 2>/dev/null || echo 0))); done
 s=$(t "$(ps -o ppid= -p "$pg" | tr -d ' ')")
 echo "$w $s"`;
-  const [w, s] = (await sshRun(o.repo, host.name, script)).trim().split(' ').map(Number);
+  // A loaded machine (a hundred hosts just started) can make one ssh slow: allow it two minutes.
+  const [w, s] = (await sshRun(o.repo, host.name, script, 120_000)).trim().split(' ').map(Number);
   return { watch: w!, sshd: s! };
 }
 

@@ -9,6 +9,10 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 export interface KindSchema {
   kind: string;
   plural: string;
+  /** `group/version` of the stored version, e.g. `hostop.dev/v1alpha1`. */
+  apiVersion: string;
+  /** The CRD's openAPIV3Schema of the whole resource, as written (descriptions, defaults): `hostop explain`. */
+  schema: Record<string, unknown>;
   /** Validates (and fills defaults into) a document's `spec`. */
   validateSpec: ValidateFunction;
 }
@@ -41,6 +45,8 @@ export function compileKindSchemas(crdTexts: readonly string[]): Map<string, Kin
       out.set(crd.spec.names.kind, {
         kind: crd.spec.names.kind,
         plural: crd.spec.names.plural,
+        apiVersion: `${crd.spec.group}/${version.name}`,
+        schema: version.schema.openAPIV3Schema,
         validateSpec: ajv.compile(closeObjects(structuredClone(specSchema)) as object),
       });
     }
@@ -51,8 +57,13 @@ export function compileKindSchemas(crdTexts: readonly string[]): Map<string, Kin
 interface CrdDocument {
   kind: string;
   spec: {
+    group: string;
     names: { kind: string; plural: string };
-    versions: { storage?: boolean; schema: { openAPIV3Schema: { properties?: Record<string, unknown> } } }[];
+    versions: {
+      name: string;
+      storage?: boolean;
+      schema: { openAPIV3Schema: { properties?: Record<string, unknown> } & Record<string, unknown> };
+    }[];
   };
 }
 

@@ -61,6 +61,8 @@ interface Watch {
   key: string;
   req: WatchRequest;
   state: WatchState;
+  /** Counts starts: a start overtaken by a later one (a restart while it still connects) drops what it opened. */
+  generation: number;
   stream?: HostStream;
   startedAt: number;
   /** Reports held while a pass runs on the host: path -> latest signature; `enablement` for `e`. */
@@ -117,6 +119,8 @@ export class HostWatches {
     let w = this.watches.get(host.name);
     const held = w?.held;
     if (w) w.held = undefined;
+    // Before any restart: a held enablement change is not re-reported by a new watch's first scan.
+    if (w && held) for (const [path, sig] of held) this.compare(w, path, sig);
     const key = JSON.stringify([host, targets]);
     const appeared =
       w && [...w.missingAtStart].some((p) => (this.opts.signatureOf(host.name, p) ?? '-') !== '-');
@@ -136,9 +140,7 @@ export class HostWatches {
       w = this.newWatch(host, key, req);
       this.watches.set(host.name, w);
       void this.start(w);
-      return;
     }
-    if (held) for (const [path, sig] of held) this.compare(w, path, sig);
   }
 
   /** The host left the desired state. */
@@ -161,7 +163,8 @@ export class HostWatches {
       ref,
       key,
       req,
-      state: 'starting',
+      state: 'none',
+      generation: 0,
       startedAt: Date.now(),
       failures: 0,
       missingAtStart: new Set(),
@@ -172,6 +175,7 @@ export class HostWatches {
 
   private async start(w: Watch): Promise<void> {
     const host = w.ref.name;
+    const generation = ++w.generation;
     this.setState(w, 'starting');
     w.startedAt = Date.now();
     w.missingAtStart.clear();
@@ -183,7 +187,7 @@ export class HostWatches {
       const stream = await conn.stream(hostScript({ op: 'watch', watch: w.req }), {
         timeoutMs: START_TIMEOUT_MS,
       });
-      if (this.watches.get(host) !== w || w.state !== 'starting') {
+      if (this.watches.get(host) !== w || w.generation !== generation || w.state !== 'starting') {
         stream.destroy();
         return;
       }
@@ -199,7 +203,7 @@ export class HostWatches {
           this.fail(w, `watch channel closed${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
       });
     } catch (e) {
-      if (this.watches.get(host) === w) this.fail(w, describeError(e));
+      if (this.watches.get(host) === w && w.generation === generation) this.fail(w, describeError(e));
     }
   }
 

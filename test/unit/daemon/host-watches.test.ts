@@ -128,7 +128,10 @@ describe('HostWatches', () => {
     });
     t.h.opened[0]!.send('ready poll');
     await until(() => t.watches.state('h1') === 'poll');
-    expect(t.h.states.at(-1)).toEqual({ host: 'h1', state: 'poll' });
+    expect(t.h.states).toEqual([
+      { host: 'h1', state: 'starting' },
+      { host: 'h1', state: 'poll' },
+    ]);
   });
 
   it('drops a report equal to what the last probe saw and tells the host of one that differs', async () => {
@@ -177,6 +180,16 @@ describe('HostWatches', () => {
     expect(t.h.changes).toHaveLength(1);
     t.watches.passEnded(HOST, TARGETS);
     expect(t.h.changes).toEqual(Array(2).fill('h1: a unit enablement directory changed'));
+  });
+
+  it('a held enablement change still tells the host when the pass ends with other targets', async () => {
+    const t = harness();
+    const s = await t.ready();
+    t.watches.passStarted('h1');
+    s.send('e');
+    await drained(s);
+    t.watches.passEnded(HOST, { paths: ['/etc/a.conf'], units: ['nginx.service'] });
+    expect(t.h.changes).toEqual(['h1: a unit enablement directory changed']);
   });
 
   it('restarts the watch when a pass ends with other targets, and only then', async () => {
