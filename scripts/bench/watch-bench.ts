@@ -251,6 +251,15 @@ export function renderWatchBench(b: WatchBench, when: string): string {
         r.host ? `${r.host.watchPercent.toFixed(3)} % (+ sshd ${r.host.sshdPercent.toFixed(3)} %)` : '–'
       } |`,
   );
+  const auto = b.idle.runs.find((r) => r.watch === 'auto');
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : '**missed**');
+  const detected = s(b.detected);
+  const goals = [
+    `- hand edit → detected p95 < 1 s: ${verdict(detected && detected.p95 < 1000)} (${detected ? fmtMs(detected.p95) : 'n/a'})`,
+    `- hand edit → restored p95 < 2 s: ${verdict(restored && restored.p95 < 2000)} (${restored ? fmtMs(restored.p95) : 'n/a'})`,
+    `- idle daemon with watches on ${b.idle.hosts} hosts < 1 % of a core and RSS < 150 MB: ${verdict(auto && auto.cpuPercent < 1 && auto.rssKb < 150 * 1024)} (${auto ? `${auto.cpuPercent.toFixed(2)} %, ${Math.round(auto.rssKb / 1024)} MB` : 'n/a'})`,
+    `- an idle watch on a host < 0.1 % of a core: ${verdict(auto?.host && auto.host.watchPercent + auto.host.sshdPercent < 0.1)} with inotify (${auto?.host ? `${(auto.host.watchPercent + auto.host.sshdPercent).toFixed(3)} %` : 'n/a'}); the poll fallback costs more, see its row`,
+  ];
   return [
     `### Host watches (issue 14), ${when}`,
     '',
@@ -265,5 +274,9 @@ export function renderWatchBench(b: WatchBench, when: string): string {
     '| `--watch` | mechanisms | daemon CPU (% of a core) | wake-ups/s | RSS | host: watch CPU (% of a core) |',
     '|---|---|---|---|---|---|',
     ...idleRows,
+    '',
+    'Goals of issue 14:',
+    '',
+    ...goals,
   ].join('\n');
 }
