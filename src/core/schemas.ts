@@ -71,7 +71,7 @@ interface CrdDocument {
  * Kubernetes prunes unknown fields silently; hostop rejects them so a typo never goes unnoticed.
  * Every object schema with `properties` becomes closed unless it says `x-kubernetes-preserve-unknown-fields`.
  */
-function closeObjects(schema: unknown): unknown {
+export function closeObjects(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(closeObjects);
   if (!schema || typeof schema !== 'object') return schema;
   const s = schema as Record<string, unknown>;
