@@ -37,7 +37,11 @@ describe('editor schemas', () => {
     for (const file of files)
       for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
         const ok = validate(doc.toJS());
-        expect({ file, ok, errors: validate.errors?.slice(0, 3) ?? [] }).toEqual({ file, ok: true, errors: [] });
+        expect({ file, ok, errors: validate.errors?.slice(0, 3) ?? [] }).toEqual({
+          file,
+          ok: true,
+          errors: [],
+        });
       }
   });
 
