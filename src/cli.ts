@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './cli/args.js';
+import { completionCommands } from './cli/completion.js';
 import { explainCommand } from './cli/explain-command.js';
 import { applyCommand, planCommand } from './cli/fleet-commands.js';
 import { renderCommand } from './cli/render-command.js';
@@ -8,6 +9,8 @@ import { runCommand } from './cli/run-command.js';
 import { statusCommand } from './cli/status-command.js';
 import { validateCommand } from './cli/validate-command.js';
 import { describeError } from './core/errors.js';
+import { kindSchemas } from './source/crds.js';
+import { loadDesiredState } from './source/load.js';
 
 /**
  * Composition root of the command line: one command per file under src/cli/. `program.commands` (each with its
@@ -34,8 +37,14 @@ for (const cmd of [
   runCommand,
   statusCommand,
   explainCommand,
+  ...completionCommands(() => program, {
+    kinds: () => [...kindSchemas().keys()].sort(),
+    hosts: (dir, inventory) => loadDesiredState(dir, { inventory }).snapshot?.hosts.map((h) => h.name) ?? [],
+  }),
 ])
-  program.addCommand(cmd.copyInheritedSettings(program).summary(cmd.description().split('. ')[0]!));
+  program.addCommand(cmd.copyInheritedSettings(program).summary(cmd.description().split('. ')[0]!), {
+    hidden: cmd.name().startsWith('_'),
+  });
 
 async function main(argv: string[]): Promise<number> {
   const cmd = program.commands.find((c) => c.name() === argv[0]) ?? program;
