@@ -216,8 +216,8 @@ export class Reconciler {
 
   /**
    * The resync tick, every `fallbackResyncMs` (±10% jitter, so that many daemons or restarts do not probe in
-   * lock-step): a host is enqueued when its last pass is older than its interval, `resyncMs` when its watch works,
-   * else `fallbackResyncMs`.
+   * lock-step): it enqueues every host without a working watch, and each host with one whose last pass began
+   * `resyncMs` ago.
    */
   private scheduleResync(): void {
     const fallback = Math.min(this.opts.fallbackResyncMs ?? this.opts.resyncMs, this.opts.resyncMs);
@@ -229,8 +229,10 @@ export class Reconciler {
         const now = Date.now();
         for (const h of this.intents.keys()) {
           const state = this.watches?.state(h);
-          const every = state === 'inotify' || state === 'poll' ? this.opts.resyncMs : fallback;
-          if (now - (this.lastPass.get(h) ?? 0) >= every * 0.85) this.queue.add(h);
+          // A host without a working watch every tick, as the resync always did (its passes also drive the
+          // reconnects of a host that is down); one with a watch once its last pass is `resyncMs` old.
+          const watched = (state === 'inotify' || state === 'poll') && this.opts.resyncMs > fallback;
+          if (!watched || now - (this.lastPass.get(h) ?? 0) >= this.opts.resyncMs * 0.85) this.queue.add(h);
         }
       });
       this.scheduleResync();

@@ -52,7 +52,8 @@ describe('completions', () => {
   });
 });
 
-describe('the bash completion script', () => {
+// Each completion runs the CLI (node start-up, loading the desired state): generous on a loaded machine.
+describe('the bash completion script', { timeout: 120_000 }, () => {
   it('completes a partial command line in a real bash, through the built CLI', () => {
     if (spawnSync('bash', ['--version']).status !== 0) throw new Error('bash is needed for this test');
     const bin = tempDir('hostop-completion-');

@@ -55,15 +55,19 @@ describe('explain', () => {
     );
   });
 
-  it('the CLI exits 0 with the description, and 1 with the error on stderr for an unknown path', async () => {
-    const ok = await hostop(['explain', 'File.spec.mode']);
-    expect(ok).toMatchObject({ code: 0, stderr: '' });
-    expect(ok.stdout).toContain('FIELD:    mode <string>');
-    const bad = await hostop(['explain', 'File.spec.nope']);
-    expect(bad).toMatchObject({ code: 1, stdout: '' });
-    expect(bad.stderr).toMatch(/^hostop explain: File\.spec has no field "nope"/);
-    expect((await hostop(['explain', 'OtelCollector', '--recursive'])).stdout).toContain(
-      '         grpcPort\t<integer>',
-    );
-  });
+  it(
+    'the CLI exits 0 with the description, and 1 with the error on stderr for an unknown path',
+    { timeout: 120_000 },
+    async () => {
+      const ok = await hostop(['explain', 'File.spec.mode']);
+      expect(ok).toMatchObject({ code: 0, stderr: '' });
+      expect(ok.stdout).toContain('FIELD:    mode <string>');
+      const bad = await hostop(['explain', 'File.spec.nope']);
+      expect(bad).toMatchObject({ code: 1, stdout: '' });
+      expect(bad.stderr).toMatch(/^hostop explain: File\.spec has no field "nope"/);
+      expect((await hostop(['explain', 'OtelCollector', '--recursive'])).stdout).toContain(
+        '         grpcPort\t<integer>',
+      );
+    },
+  );
 });
