@@ -17,6 +17,7 @@ install_apt() {
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v systemd-analyze >/dev/null || missing+=(systemd)
   command -v inotifywait >/dev/null || missing+=(inotify-tools)
+  command -v zsh >/dev/null || missing+=(zsh) # the zsh completion script is run by a unit test
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
   apt-get update -qq

@@ -53,32 +53,56 @@ describe('completions', () => {
 });
 
 // Each completion runs the CLI (node start-up, loading the desired state): generous on a loaded machine.
-describe('the bash completion script', { timeout: 120_000 }, () => {
-  it('completes a partial command line in a real bash, through the built CLI', () => {
-    if (spawnSync('bash', ['--version']).status !== 0) throw new Error('bash is needed for this test');
-    const bin = tempDir('hostop-completion-');
-    writeFileSync(join(bin, 'hostop'), `#!/bin/sh\nexec node ${JSON.stringify(HOSTOP_BIN)} "$@"\n`);
-    chmodSync(join(bin, 'hostop'), 0o755);
-    const script = join(bin, 'hostop.bash');
-    writeFileSync(script, completionScript('bash'));
-    const ask = (line: string) => {
-      const words = line.split(' ');
-      return execFileSync(
-        'bash',
-        [
-          '-c',
-          `source "$1"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _hostop; printf '%s\\n' "\${COMPREPLY[@]}"`,
-          'bash',
-          script,
-        ],
-        { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
-      )
-        .split('\n')
-        .filter(Boolean);
-    };
+/** A directory with `hostop` on it (the built CLI) and the script of `shell` written beside it. */
+function install(shell: 'bash' | 'zsh') {
+  if (spawnSync(shell, ['--version']).status !== 0)
+    throw new Error(`${shell} is needed for this test (npm test installs it)`);
+  const bin = tempDir('hostop-completion-');
+  writeFileSync(join(bin, 'hostop'), `#!/bin/sh\nexec node ${JSON.stringify(HOSTOP_BIN)} "$@"\n`);
+  chmodSync(join(bin, 'hostop'), 0o755);
+  const script = join(bin, `hostop.${shell}`);
+  writeFileSync(script, completionScript(shell));
+  const run = (code: string) =>
+    execFileSync(shell, ['-c', code, shell, script], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    })
+      .split('\n')
+      .filter(Boolean);
+  return run;
+}
+
+const quoted = (line: string) =>
+  line
+    .split(' ')
+    .map((w) => `'${w}'`)
+    .join(' ');
+
+// Each completion runs the CLI (node start-up, loading the desired state): generous on a loaded machine.
+describe('the completion scripts in a real shell, through the built CLI', { timeout: 120_000 }, () => {
+  it('bash: COMPREPLY for a partial command line', () => {
+    const run = install('bash');
+    const ask = (line: string) =>
+      run(
+        `source "$1"; COMP_WORDS=(${quoted(line)}); COMP_CWORD=${line.split(' ').length - 1}; _hostop; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      );
     expect(ask('hostop ex')).toEqual(['explain']);
     expect(ask('hostop run --mode d')).toEqual(['detect']);
     expect(ask('hostop plan desired-state --hosts agent-1')).toEqual(['agent-10']);
     expect(ask('hostop explain Graf')).toEqual(['GrafanaDashboard', 'GrafanaDatasource']);
+  });
+
+  it('zsh: the candidates given to compadd, and file names when there are none', () => {
+    const run = install('zsh');
+    // compadd, _files and compdef belong to zsh's completion system, which needs a terminal: stand-ins print
+    // what they are given (compadd is called as `compadd -S '' -- CANDIDATES`).
+    const ask = (line: string) =>
+      run(
+        `compdef() { :; }; compadd() { shift 3; print -l -- "$@"; }; _files() { print FILES; }; source "$1"; words=(${quoted(line)}); CURRENT=${line.split(' ').length}; _hostop`,
+      );
+    expect(ask('hostop ex')).toEqual(['explain']);
+    expect(ask('hostop run --mode d')).toEqual(['detect']);
+    expect(ask('hostop plan desired-state --hosts agent-1')).toEqual(['agent-10']);
+    expect(ask('hostop plan des')).toEqual(['FILES']);
   });
 });
