@@ -105,6 +105,22 @@ describe('host watches, enforce mode', () => {
     });
   });
 
+  it('enables again a unit disabled by hand (the enablement directories are watched too)', async () => {
+    const dir = desiredState(HOSTS, resources(HOSTS));
+    await withDaemon(dir, [], async (d) => {
+      await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200, 60_000);
+      await waitFor('inotify on lab-67', async () => (await watchOf(d, INOTIFY)) === 'inotify');
+      await waitFor('poll on lab-68', async () => (await watchOf(d, POLL)) === 'poll');
+      const enabled = (h: string) => sh(h, `systemctl is-enabled ${UNIT} || true`).trim();
+      for (const h of HOSTS) {
+        expect(enabled(h)).toBe('enabled');
+        sh(h, `systemctl disable --quiet ${UNIT}`);
+        // The poll stats the enablement directories every 10 ticks: within about 10 s.
+        await waitFor(`${h}: enabled again`, () => enabled(h) === 'enabled', 30_000, 200);
+      }
+    });
+  });
+
   it("does not pass again for hostop's own writes and restarts (counted)", async () => {
     const dir = desiredState([INOTIFY], resources([INOTIFY]));
     await withDaemon(dir, [], async (d) => {
