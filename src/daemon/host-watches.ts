@@ -70,7 +70,7 @@ interface Watch {
   failures: number;
   restartTimer?: NodeJS.Timeout;
   readyTimer?: NodeJS.Timeout;
-  /** Paths missing when the watch started (their directory may be unwatched): one appearing restarts it. */
+  /** Files missing when the watch started (their directory may be unwatched): one appearing restarts an inotify watch. */
   missingAtStart: Set<string>;
   buffered: string;
   lines: { second: number; count: number };
@@ -122,8 +122,10 @@ export class HostWatches {
     // Before any restart: a held enablement change is not re-reported by a new watch's first scan.
     if (w && held) for (const [path, sig] of held) this.compare(w, path, sig);
     const key = JSON.stringify([host, targets]);
+    // A poll watch tests existence itself; an inotify watch may not watch the directory of a path missing then.
     const appeared =
-      w && [...w.missingAtStart].some((p) => (this.opts.signatureOf(host.name, p) ?? '-') !== '-');
+      w?.state === 'inotify' &&
+      [...w.missingAtStart].some((p) => (this.opts.signatureOf(host.name, p) ?? '-') !== '-');
     if (w && (w.key !== key || appeared)) {
       this.stop(w, 'none');
       this.watches.delete(host.name);
@@ -239,7 +241,8 @@ export class HostWatches {
       case 'file':
       case 'unit': {
         const path = r.type === 'file' ? w.req.paths[r.index]! : invocationLink(w.req.units[r.index]!);
-        if (w.state === 'starting' && r.signature === '-') w.missingAtStart.add(path);
+        // Only a file's directory can be unwatched; /run/systemd/units always is watched.
+        if (w.state === 'starting' && r.type === 'file' && r.signature === '-') w.missingAtStart.add(path);
         if (w.held) w.held.set(path, r.signature);
         else this.compare(w, path, r.signature);
         return;

@@ -177,7 +177,7 @@ export class HostConnection implements HostExecutor {
    * `sudo -n --`. A process killed by a signal reports 128 + the signal number, as sh does.
    */
   exec(argv: string[], opts: RequestOptions & { stdin?: Buffer }): Promise<RunResult> {
-    const command = quoteArgv(this.host.privilege === 'sudo' ? ['sudo', '-n', '--', ...argv] : argv);
+    const command = this.commandLine(argv);
     const dl = deadline('exec', opts.timeoutMs, this.host.name, opts.signal);
     this.counters.requests++;
     const run = this.channel('session', (cb) => this.client.exec(command, cb)).then(
@@ -208,8 +208,7 @@ export class HostConnection implements HostExecutor {
    * covers opening the channel only; the caller owns the returned stream.
    */
   stream(script: HostScript, opts: RequestOptions): Promise<HostStream> {
-    const argv = ['sh', '-c', script.text];
-    const command = quoteArgv(this.host.privilege === 'sudo' ? ['sudo', '-n', '--', ...argv] : argv);
+    const command = this.commandLine(['sh', '-c', script.text]);
     const dl = deadline('watch', opts.timeoutMs, this.host.name, opts.signal);
     this.counters.requests++;
     const open = this.channel('session', (cb) => this.client.exec(command, cb));
@@ -265,6 +264,11 @@ export class HostConnection implements HostExecutor {
     );
     this.shell?.close();
     this.client.end();
+  }
+
+  /** argv as one exec command line, under `sudo -n --` for privilege `sudo`. */
+  private commandLine(argv: string[]): string {
+    return quoteArgv(this.host.privilege === 'sudo' ? ['sudo', '-n', '--', ...argv] : argv);
   }
 
   private shellChannel(): Promise<ShellChannel> {
