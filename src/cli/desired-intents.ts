@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { HostIntent, Snapshot } from '../core/model.js';
+import type { HostIntent, Snapshot, SourceFile } from '../core/model.js';
 import { matchesSelector } from '../core/selector.js';
 import { gitRevision, loadDesiredState } from '../source/load.js';
 import { UsageError, dirCommand, outputOption } from './args.js';
@@ -24,6 +24,8 @@ export interface DesiredIntents {
   snapshot: Snapshot;
   /** One per selected host, sorted by host name, files by path (as `renderFleet` returns them). */
   intents: HostIntent[];
+  /** The files it was loaded from (desired state, then inventory). */
+  sources: SourceFile[];
 }
 
 /**
@@ -44,11 +46,12 @@ export async function loadIntents(
     process.stderr.write(`${dir}: desired state is invalid; ${untouched}.\n`);
     return undefined;
   }
-  const intents = select(loaded.intents, opts.hosts, opts.selector);
-  return { snapshot: loaded.snapshot, intents };
+  const intents = selectIntents(loaded.intents, opts.hosts, opts.selector);
+  return { snapshot: loaded.snapshot, intents, sources: loaded.sources };
 }
 
-function select(intents: HostIntent[], hosts?: string, selector?: string): HostIntent[] {
+/** The intents `--hosts` and `--selector` select; a UsageError names an unknown host or a malformed pair. */
+export function selectIntents(intents: HostIntent[], hosts?: string, selector?: string): HostIntent[] {
   // A host with nothing desired stays selected: plan and apply prune what hostop managed there before.
   let out = intents;
   if (hosts) {

@@ -23,6 +23,11 @@ export interface PassOptions {
   wantDiffs: boolean;
   probeTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Sees the host as its first probe found it, with the plan made from that; a reason returned refuses the pass
+   * (PlanStale) before anything is written. A saved plan's check (`hostop apply FILE`), or where it is recorded.
+   */
+  admit?: (intent: HostIntent, observed: ObservedHost, plan: HostPlan) => string | undefined;
 }
 
 /** Deadline of one changing script's round trip (stage includes the validators). */
@@ -69,6 +74,8 @@ export async function reconcileHost(
     conn = await pool.connection(intent.host, opts.signal);
     const first = await observe(conn, intent, memory, opts);
     plan = first.plan;
+    const refused = opts.admit?.(intent, first.observed, plan);
+    if (refused) throw new HostopError('PlanStale', refused, false, { host });
     // Candidates left beside their targets by a pass that lost its connection mid-apply: nothing else removes
     // them when the next pass has nothing to write there (the change was reverted, or already activated).
     if (opts.apply && first.staleTemps.length > 0) {

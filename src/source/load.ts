@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type BuildResult, buildSnapshot } from '../core/build-snapshot.js';
-import type { Problem } from '../core/model.js';
+import type { Problem, SourceFile } from '../core/model.js';
 import { kindByName } from '../kinds/registry.js';
 import { kindSchemas } from './crds.js';
 import { readDesiredStateFiles } from './read-files.js';
@@ -13,16 +13,26 @@ export interface LoadOptions {
   revision?: string;
 }
 
+export interface LoadResult extends BuildResult {
+  /** The files read, desired state then inventory (what a saved plan digests): empty when unreadable. */
+  sources: SourceFile[];
+}
+
 /**
  * The loader's boundary: reads the directory (and the inventory) from disk, then validates purely
  * (`buildSnapshot`). Never throws for bad input; an unreadable directory is one problem.
  */
-export function loadDesiredState(dir: string, opts: LoadOptions = {}): BuildResult {
+export function loadDesiredState(dir: string, opts: LoadOptions = {}): LoadResult {
   try {
     const files = readDesiredStateFiles(dir);
     const inventory = opts.inventory ? readDesiredStateFiles(opts.inventory) : undefined;
-    if (files.length === 0) return { problems: [unreadable(dir, 'no *.yaml or *.yml files found')] };
-    return buildSnapshot(files, kindSchemas(), kindByName, { inventory, revision: opts.revision });
+    if (files.length === 0)
+      return { problems: [unreadable(dir, 'no *.yaml or *.yml files found')], sources: [] };
+    const sources = [...files, ...(inventory ?? [])];
+    return {
+      ...buildSnapshot(files, kindSchemas(), kindByName, { inventory, revision: opts.revision }),
+      sources,
+    };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -31,7 +41,7 @@ export function loadDesiredState(dir: string, opts: LoadOptions = {}): BuildResu
         : code === 'EACCES'
           ? 'permission denied'
           : String((e as Error).message);
-    return { problems: [unreadable(opts.inventory && code ? opts.inventory : dir, why)] };
+    return { problems: [unreadable(opts.inventory && code ? opts.inventory : dir, why)], sources: [] };
   }
 }
 

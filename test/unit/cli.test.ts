@@ -79,7 +79,7 @@ describe('hostop CLI', () => {
     const missing = await hostop(['apply', '--max-parallel']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^hostop apply: .*'--max-parallel <N>' argument missing/);
-    expect(missing.stderr).toContain('Usage: hostop apply [DIR] [options]');
+    expect(missing.stderr).toContain('Usage: hostop apply [DIR | PLANFILE] [options]');
   });
 
   it('an unknown flag or command is a usage error, exit 1', async () => {

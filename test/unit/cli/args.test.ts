@@ -98,6 +98,7 @@ describe('the command table', () => {
       '--no-color',
       '--max-failures',
       '--dry-run',
+      '--yes',
     ]);
     expect(flags(runCommand)).toContain('--probe-timeout');
   });
