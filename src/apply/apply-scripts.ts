@@ -118,7 +118,7 @@ hostop_restore() {
 }`;
 
 /** The head of every script that changes a host: run to the end, one at a time, with the functions above. */
-function changeScriptHead(stateRoot: string): string[] {
+export function changeScriptHead(stateRoot: string): string[] {
   return [RUN_TO_THE_END, hostLock(stateRoot), HOST_FUNCTIONS];
 }
 
@@ -133,7 +133,7 @@ export function parentOf(path: string): string {
 }
 
 /** A script that printed `locked` waited HOST_LOCK_WAIT_S for another hostop script on the host and gave up. */
-function assertNotLocked(stdout: string, host: string): void {
+export function assertNotLocked(stdout: string, host: string): void {
   if (stdout === 'locked\n')
     throw new HostopError(
       'HostBusy',
@@ -176,8 +176,8 @@ export interface StageResult {
  * `base64 -d <<'HOSTOP_DATA_END' | CONSUMER` + the data + the delimiter line: the next command goes on the line
  * after the delimiter. base64 has no `_`, so the data cannot end the heredoc.
  */
-function pipeFromHeredoc(consumer: string, content: string): string {
-  const b64 = Buffer.from(content, 'utf8')
+export function pipeFromHeredoc(consumer: string, content: string | Buffer): string {
+  const b64 = (typeof content === 'string' ? Buffer.from(content, 'utf8') : content)
     .toString('base64')
     .replace(/.{1,76}/g, '$&\n');
   return `base64 -d <<'HOSTOP_DATA_END' | ${consumer}\n${b64}HOSTOP_DATA_END\n`;

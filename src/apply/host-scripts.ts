@@ -15,6 +15,7 @@ import {
   tempPathFor,
   unstageScript,
 } from './apply-scripts.js';
+import { type PackageStep, debChunkScript, debPresenceScript, installScript } from './package-scripts.js';
 
 /**
  * What a script asks of a host, as data. The shell text is built from it here and nowhere else; the real
@@ -27,6 +28,12 @@ export type HostRequest =
   | { op: 'activate'; items: ActivateItem[]; change: HostChange; chmods: ChmodItem[]; unstage: string[] }
   | { op: 'restore'; items: RestoreItem[]; change: HostChange }
   | { op: 'unstage'; paths: string[] }
+  /** Which of these `.deb`s (by sha256) the host stores already. */
+  | { op: 'debs'; shas: string[] }
+  /** One chunk of a `.deb` upload; the last one checks the hash and stores it. */
+  | { op: 'upload'; sha256: string; nonce: string; chunk: Buffer; first: boolean; last: boolean }
+  /** Package manager calls, in order, under the host lock. */
+  | { op: 'install'; steps: PackageStep[] }
   /** Long-lived, on its own channel (HostExecutor.stream): reports what may have changed. */
   | { op: 'watch'; watch: WatchRequest };
 
@@ -52,6 +59,8 @@ export const hostLayout = {
   stateRoot: DEFAULT_STATE_ROOT,
   inventory: inventoryPath(DEFAULT_STATE_ROOT),
   candidate: tempPathFor,
+  /** Where the host's dpkg records what is installed: rewritten (renamed over) by every dpkg run. */
+  dpkgStatus: '/var/lib/dpkg/status',
 } as const;
 
 /** Builds the script of a request, for the host layout above (pure). */
@@ -74,6 +83,12 @@ function scriptText(r: HostRequest): string {
       return restoreScript(r.items, { stateRoot: root, ...r.change });
     case 'unstage':
       return unstageScript(r.paths, root);
+    case 'debs':
+      return debPresenceScript(r.shas, root);
+    case 'upload':
+      return debChunkScript(root, r.sha256, r.nonce, r.chunk, r);
+    case 'install':
+      return installScript(r.steps, root);
     case 'watch':
       return buildWatchScript(r.watch);
   }

@@ -1,4 +1,4 @@
-import type { FileChange } from '../core/diff.js';
+import type { FileChange, PackageChange } from '../core/diff.js';
 import type { HostOutcome } from '../engine/outcome.js';
 import { printable } from './printable.js';
 
@@ -18,9 +18,23 @@ export function formatOutcomes(
       continue;
     }
     const plan = o.plan;
-    const changed = plan && (plan.files.some((f) => f.action !== 'unchanged') || plan.services.length > 0);
+    const changed =
+      plan &&
+      (plan.packages.length > 0 ||
+        plan.files.some((f) => f.action !== 'unchanged') ||
+        plan.services.length > 0);
     if (!changed && o.checks.every((k) => k.ok) && o.status === 'in-sync') continue;
     out.push(`${c.bold(`host ${o.host}`)}: ${statusWord(o.status, c)}`);
+    // Packages first: they converge first on the host.
+    for (const p of plan?.packages ?? []) {
+      const key = `${p.resource.kind}/${p.resource.name}`;
+      const result = o.resources.find((r) => `${r.kind}/${r.name}` === key);
+      const note =
+        result && opts.verb === 'apply'
+          ? `  ${resultWord(result.result, c)}${result.message ? `: ${printable(result.message)}` : ''}`
+          : '';
+      out.push(`  ${c.bold(printable(key))}${note}`, `    ${packageLine(p, c)}`);
+    }
     const resources = new Map<string, FileChange[]>();
     for (const f of plan?.files ?? []) {
       if (f.action === 'unchanged') continue;
@@ -52,7 +66,11 @@ export function formatOutcomes(
     }
     for (const k of o.checks)
       out.push(`  ${k.ok ? c.green('✓') : c.red('✗')} check ${k.name}: ${printable(k.message)}`);
-    for (const r of o.resources.filter((r) => !resources.has(`${r.kind}/${r.name}`) && r.message)) {
+    const shown = new Set([
+      ...resources.keys(),
+      ...(plan?.packages ?? []).map((p) => `${p.resource.kind}/${p.resource.name}`),
+    ]);
+    for (const r of o.resources.filter((r) => !shown.has(`${r.kind}/${r.name}`) && r.message)) {
       const why = r.result === 'held' ? ` (${r.reason})` : '';
       out.push(
         `  ${printable(`${r.kind}/${r.name}`)}: ${resultWord(r.result, c)}${why}: ${printable(r.message ?? '')}`,
@@ -71,12 +89,28 @@ export function summaryLine(outcomes: HostOutcome[], verb: 'plan' | 'apply'): st
   const failed = count((o) => ['failed', 'degraded', 'rolled-back'].includes(o.status));
   const files = outcomes.flatMap((o) => o.plan?.files ?? []);
   const n = (a: string) => files.filter((f) => f.action === a).length;
-  const detail = `files: ${n('create')} to create, ${n('update')} to update, ${n('delete')} to delete`;
+  const packages = outcomes.reduce((sum, o) => sum + (o.plan?.packages.length ?? 0), 0);
+  const detail =
+    `files: ${n('create')} to create, ${n('update')} to update, ${n('delete')} to delete` +
+    (packages ? `; packages: ${packages} to change` : '');
   if (verb === 'plan') {
     const changed = count((o) => o.status === 'drifted');
     return `Plan: ${changed} host(s) to change, ${count((o) => o.status === 'in-sync')} unchanged, ${unreachable} unreachable, ${count((o) => o.status === 'failed')} failed (${detail}).`;
   }
   return `Apply: ${count((o) => o.status === 'converged')} host(s) converged, ${count((o) => o.status === 'in-sync')} already in sync, ${failed} failed or rolled back, ${unreachable} unreachable.`;
+}
+
+/** `+ install`, `~ upgrade A → B`, `! downgrade A → B` (loud: older code with newer data), `- remove`. */
+function packageLine(p: PackageChange, c: Palette): string {
+  const name = printable(p.name);
+  const from = `${c.dim(`(from ${printable(p.source)})`)}`;
+  const to = p.to ? printable(p.to) : 'the newest its source has';
+  if (p.action === 'install') return `${c.green('+ install')} ${name} ${to} ${from}`;
+  if (p.action === 'remove')
+    return `${c.red('- remove')} ${name} ${printable(p.from ?? '')} ${c.dim('(its config files stay)')}`;
+  const arrow = `${printable(p.from ?? '')} → ${to}`;
+  if (p.action === 'upgrade') return `${c.yellow('~ upgrade')} ${name} ${arrow} ${from}`;
+  return `${c.red(c.bold('! DOWNGRADE'))} ${name} ${arrow} ${from}`;
 }
 
 function fileLine(change: FileChange, c: Palette): string {

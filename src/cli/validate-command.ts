@@ -38,7 +38,8 @@ async function validate(dir: string, opts: { inventory?: string; output: 'text' 
   out.push('', `Hosts (${s.hosts.length}):`);
   for (const h of s.hosts)
     out.push(
-      `  ${h.name.padEnd(20)} ${String(h.files).padStart(3)} files  ${h.services} services  ${h.checks} checks`,
+      `  ${h.name.padEnd(20)} ${String(h.files).padStart(3)} files  ${h.services} services  ${h.checks} checks` +
+        (h.packages ? `  ${h.packages} packages` : ''),
     );
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
@@ -52,6 +53,7 @@ function summarize(snapshot: Snapshot, intents: HostIntent[]) {
     files: i.files.length,
     services: i.services.length,
     checks: i.checks.length,
+    packages: i.packages?.length ?? 0,
   }));
   return { revision: snapshot.revision, kinds: Object.fromEntries(Object.entries(kinds).sort()), hosts };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { parseDocument } from 'yaml';
+import { compareDebianVersions } from './debian-version.js';
 import type {
   CheckIntent,
   FileIntent,
@@ -8,6 +9,7 @@ import type {
   ManagedFile,
   ObservedFile,
   ObservedHost,
+  PackageIntent,
   ResourceRef,
   ServiceIntent,
 } from './model.js';
@@ -46,8 +48,25 @@ export interface ServiceChange {
   intent: ServiceIntent;
 }
 
+export type PackageAction = 'install' | 'upgrade' | 'downgrade' | 'remove';
+
+export interface PackageChange {
+  name: string;
+  action: PackageAction;
+  /** The installed version (upgrade, downgrade, remove). */
+  from?: string;
+  /** The declared version (install without one: whatever the source has). */
+  to?: string;
+  /** Where it comes from, for people: "apt", "packages/x_1.0_amd64.deb", a URL. */
+  source: string;
+  resource: ResourceRef;
+  intent: PackageIntent;
+}
+
 export interface HostPlan {
   host: string;
+  /** Converged first: a file or unit may come from a package. */
+  packages: PackageChange[];
   files: FileChange[];
   services: ServiceChange[];
   checks: CheckIntent[];
@@ -103,12 +122,30 @@ export function diffHost(intent: HostIntent, observed: ObservedHost, opts: DiffO
   }
   return {
     host: intent.host.name,
+    packages: (intent.packages ?? []).flatMap((p) => (isHeld(p.resource) ? [] : diffPackage(p, observed))),
     files,
     services: diffServices(intent, observed, files).filter((s) => !isHeld(s.resource)),
     checks: intent.checks,
     needsContent,
     held,
   };
+}
+
+/**
+ * A package against the installed version (`dpkg-query`: undefined/null when not installed). A declared version
+ * is compared as dpkg compares them (an epoch written or not, `1:0.1` = `1:0.1`); without one, any installed
+ * version satisfies.
+ */
+function diffPackage(p: PackageIntent, observed: ObservedHost): PackageChange[] {
+  const installed = observed.packages?.[p.name] ?? undefined;
+  const source = p.deb ? (p.deb.path ?? p.deb.url ?? 'deb') : 'apt';
+  const base = { name: p.name, source, resource: p.resource, intent: p };
+  if (p.state === 'absent') return installed ? [{ ...base, action: 'remove', from: installed }] : [];
+  if (!installed) return [{ ...base, action: 'install', to: p.version }];
+  if (p.version === undefined) return [];
+  const order = compareDebianVersions(installed, p.version);
+  if (order === 0) return [];
+  return [{ ...base, action: order < 0 ? 'upgrade' : 'downgrade', from: installed, to: p.version }];
 }
 
 function diffFile(
@@ -372,6 +409,9 @@ export function rewritesContent(f: FileChange): boolean {
 /** True when nothing needs doing on the host. */
 export function planIsEmpty(plan: HostPlan): boolean {
   return (
-    plan.files.every((f) => f.action === 'unchanged') && plan.services.length === 0 && plan.held.length === 0
+    plan.packages.length === 0 &&
+    plan.files.every((f) => f.action === 'unchanged') &&
+    plan.services.length === 0 &&
+    plan.held.length === 0
   );
 }

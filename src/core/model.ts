@@ -166,6 +166,31 @@ export interface VersionIntent {
   resource: ResourceRef;
 }
 
+/**
+ * A Debian package a host must have at a version (or must not have): a `Package` resource on one host. Packages
+ * converge before the host's files and services; a failed one holds the resources whose version it carries.
+ */
+export interface PackageIntent {
+  /** The Debian package name. */
+  name: string;
+  /** The version exactly as `dpkg-query -W` reports it; undefined: any installed version satisfies. */
+  version?: string;
+  state: 'present' | 'absent';
+  /**
+   * Where it comes from: undefined for the host's own apt sources (`apt-get install name=version`), else a
+   * `.deb` uploaded by hostop: a file below the desired-state directory (`path`, relative to it, as written;
+   * whoever knows the directory reads it) or a URL, whose sha256 must match before any byte reaches a host.
+   */
+  deb?: {
+    sha256: string;
+    path?: string;
+    url?: string;
+    /** `path` resolved against the desired-state directory: set by the loader, which knows the directory. */
+    file?: string;
+  };
+  resource: ResourceRef;
+}
+
 /** A reachability check run from the host (e.g. the collector's OTLP port from an agent host). */
 export interface CheckIntent {
   name: string;
@@ -183,6 +208,8 @@ export interface HostIntent {
   services: ServiceIntent[];
   checks: CheckIntent[];
   versions: VersionIntent[];
+  /** Packages to converge before anything else on the host; absent when none is declared. */
+  packages?: PackageIntent[];
   /**
    * The desired state's suspended resources (`spec.suspend`), on every host whichever hosts they select; absent
    * when none is. They render nothing, and the files the host's inventory records for them are left as they are:
@@ -197,6 +224,7 @@ export interface IntentPart {
   services?: ServiceIntent[];
   checks?: CheckIntent[];
   versions?: VersionIntent[];
+  packages?: PackageIntent[];
 }
 
 // ---------------------------------------------------------------------------

@@ -1,10 +1,22 @@
 import type { KindLookup } from './kind-module.js';
-import type { HostIntent, Problem, Resource, ResourceRef, ServiceIntent, Snapshot } from './model.js';
+import type {
+  HostIntent,
+  PackageIntent,
+  Problem,
+  Resource,
+  ResourceRef,
+  ServiceIntent,
+  Snapshot,
+} from './model.js';
 import { type HostSelection, selectHosts } from './selector.js';
+import { compareVersions, upstreamVersion } from './versions.js';
 
 export interface RenderResult {
   intents: HostIntent[];
-  /** Conflicts between resources (one path claimed twice, one unit wanted in two states) and unsafe paths. */
+  /**
+   * Conflicts between resources (one path or package claimed twice, one unit wanted in two states, a package
+   * version that is not the one a component was rendered for) and unsafe paths.
+   */
   problems: Problem[];
 }
 
@@ -29,14 +41,16 @@ function isSuspended(r: Resource): boolean {
 }
 
 /**
- * Pure: the intent of every host of the snapshot (sorted by host name, files by path). A path claimed by two
- * resources on one host is a problem naming both; the first claim wins in the returned intent. Every intent
- * names the suspended resources (when there are any), so that their files are not pruned.
+ * Pure: the intent of every host of the snapshot (sorted by host name, files by path, packages by name). A path
+ * or a package claimed by two resources on one host is a problem naming both; the first claim wins in the
+ * returned intent. A package version must be one the components rendered from it accept (`versionCoupling`).
+ * Every intent names the suspended resources (when there are any), so that their files are not pruned.
  */
 export function renderFleet(snapshot: Snapshot, kindOf: KindLookup): RenderResult {
   const problems: Problem[] = [];
   const byHost = new Map<string, HostIntent>();
   const claims = new Map<string, Resource>();
+  const packageClaims = new Map<string, Resource>();
   for (const host of snapshot.hosts)
     byHost.set(host.name, { host, files: [], services: [], checks: [], versions: [] });
   for (const res of activeResources(snapshot)) {
@@ -72,14 +86,18 @@ export function renderFleet(snapshot: Snapshot, kindOf: KindLookup): RenderResul
       for (const svc of part.services ?? []) mergeService(intent, svc, res, problems);
       intent.checks.push(...(part.checks ?? []));
       intent.versions.push(...(part.versions ?? []));
+      for (const pkg of part.packages ?? []) addPackage(intent, pkg, res, packageClaims, problems);
     }
   }
   const intents = [...byHost.values()].sort((a, b) => a.host.name.localeCompare(b.host.name));
   const suspended = suspendedResources(snapshot);
+  const byRef = new Map(snapshot.resources.map((r) => [refKey({ kind: r.kind, name: r.metadata.name }), r]));
   for (const i of intents) {
     i.files.sort((a, b) => a.path.localeCompare(b.path));
+    i.packages?.sort((a, b) => a.name.localeCompare(b.name));
     addUnmanagedUnits(i);
     if (suspended.length > 0) i.suspended = suspended.map((r) => ({ ...r }));
+    problems.push(...versionCoupling(i, byRef));
   }
   return { intents, problems };
 }
@@ -87,6 +105,77 @@ export function renderFleet(snapshot: Snapshot, kindOf: KindLookup): RenderResul
 /** The intents alone, for callers that work on an already validated snapshot. */
 export function renderSnapshot(snapshot: Snapshot, kindOf: KindLookup): HostIntent[] {
   return renderFleet(snapshot, kindOf).intents;
+}
+
+/**
+ * A package joins the host's intent (the array made on the first one, so intents without packages stay as they
+ * were) unless another resource already declared it there: one package has one wanted state per host.
+ */
+function addPackage(
+  intent: HostIntent,
+  pkg: PackageIntent,
+  res: Resource,
+  claims: Map<string, Resource>,
+  problems: Problem[],
+): void {
+  const key = `${intent.host.name}\0${pkg.name}`;
+  const prior = claims.get(key);
+  if (prior && prior !== res) {
+    problems.push(
+      at(
+        res,
+        `package ${pkg.name} on host ${intent.host.name} is declared by both ${describe(prior)} and ${describe(res)}`,
+      ),
+    );
+    return;
+  }
+  claims.set(key, res);
+  intent.packages ??= [];
+  intent.packages.push(pkg);
+}
+
+/**
+ * A component rendered for a version (OtelCollector, Tempo: a VersionIntent read from a Debian package) and a
+ * Package that installs that package at a version must agree, or the host converges to a state in which the
+ * component is held for ever. Compared as the probe later compares them (versions.ts, heldResources): the
+ * package's upstream version against the declared one, equal for `exact`, at least for `minimum`. A package
+ * declared absent contradicts any component that needs it.
+ */
+function versionCoupling(intent: HostIntent, byRef: Map<string, Resource>): Problem[] {
+  const problems: Problem[] = [];
+  for (const v of intent.versions) {
+    if (!('package' in v.source)) continue;
+    const name = v.source.package;
+    const pkg = intent.packages?.find((p) => p.name === name);
+    const owner = byRef.get(refKey(v.resource));
+    const declarer = pkg && byRef.get(refKey(pkg.resource));
+    if (!pkg || !owner || !declarer) continue;
+    const wanted = v.match === 'exact' ? v.version : `${v.version} or newer`;
+    const needs = `${describe(owner)} is rendered for ${v.component} ${wanted} (${v.why})`;
+    if (pkg.state === 'absent') {
+      problems.push(
+        at(
+          declarer,
+          `package ${name} on host ${intent.host.name}: ${describe(declarer)} removes it, but ${needs}`,
+          '/spec/state',
+        ),
+      );
+      continue;
+    }
+    if (pkg.version === undefined) continue;
+    const upstream = upstreamVersion(pkg.version);
+    const cmp = compareVersions(upstream, v.version);
+    if (v.match === 'exact' ? cmp === 0 : cmp >= 0) continue;
+    problems.push(
+      at(
+        declarer,
+        `package ${name} on host ${intent.host.name}: ${describe(declarer)} installs version ${pkg.version}` +
+          `${upstream === pkg.version ? '' : ` (upstream ${upstream})`}, but ${needs}: make the versions agree`,
+        '/spec/version',
+      ),
+    );
+  }
+  return problems;
 }
 
 /**
@@ -141,6 +230,15 @@ export function unsafePath(path: string): string | undefined {
   return undefined;
 }
 
-function at(res: Resource, message: string): Problem {
-  return { severity: 'error', file: res.source.file, line: res.source.line, path: '', message };
+/** `Kind/name (file:line)`, how a problem names a resource other than the one it points at. */
+function describe(res: Resource): string {
+  return `${res.kind}/${res.metadata.name} (${res.source.file}:${res.source.line})`;
+}
+
+function refKey(r: ResourceRef): string {
+  return `${r.kind}/${r.name}`;
+}
+
+function at(res: Resource, message: string, path = ''): Problem {
+  return { severity: 'error', file: res.source.file, line: res.source.line, path, message };
 }

@@ -95,6 +95,12 @@ const PATTERN_HINTS: Record<string, string> = {
   notify: 'must be a systemd unit name such as "nginx.service"',
   owner: 'must be a user name or numeric id (no spaces or shell characters)',
   group: 'must be a group name or numeric id (no spaces or shell characters)',
+  // By full path where a field name means something else in one kind (Package's .deb path is relative).
+  '/spec/source/deb/path':
+    'must be a path relative to the desired-state directory, ending in .deb (no "." or ".." segments)',
+  '/spec/source/deb/sha256': "must be the .deb's sha256: 64 lowercase hex digits (sha256sum prints it)",
+  '/spec/source/deb/url': 'must be an http:// or https:// URL',
+  '/spec/package': 'must be a Debian package name (lowercase letters, digits, "+", "-" and ".")',
 };
 
 /** Turns ajv's errors into one line each, with the JSON path of the offending field (below `/spec`). */
@@ -120,6 +126,7 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
           .filter((x) => !/^\d+$/.test(x))
           .pop() ?? '';
       message =
+        PATTERN_HINTS[path] ??
         PATTERN_HINTS[field] ??
         `does not match the required pattern ${(e.params as { pattern: string }).pattern}`;
     }

@@ -1,5 +1,5 @@
 import { mergeListItems } from './merge-yaml.js';
-import type { HostIntent, ObservedHost, ResourceRef, VersionIntent } from './model.js';
+import type { HostIntent, ObservedHost, PackageIntent, ResourceRef, VersionIntent } from './model.js';
 
 /**
  * Why a resource is held on a host: nothing of it is written, reloaded or pruned there until this clears (its
@@ -53,6 +53,16 @@ export function heldResources(versions: VersionIntent[], observed: ObservedHost)
     if (problem) held.set(key, { resource: v.resource, ...problem });
   }
   return [...held.values()];
+}
+
+/** Pure: every Package resource, when the host's dpkg could not be read (no dpkg-query): nothing to compare with. */
+export function heldPackages(packages: PackageIntent[], observed: ObservedHost): HeldResource[] {
+  if (observed.packagesUnreadable === undefined) return [];
+  return packages.map((p) => ({
+    resource: p.resource,
+    reason: 'VersionUnknown',
+    message: `cannot read the installed packages on ${observed.host} (${observed.packagesUnreadable}); ${p.name} is left as it is`,
+  }));
 }
 
 function versionProblem(

@@ -71,6 +71,14 @@ function nextInSync(prev: ReadonlyMap<string, string>, verdicts: ResourceVerdict
 
 /** Only a pass that could not reach or reconcile the host as a whole is retried; resource failures stall instead. */
 function retryOf(o: HostOutcome): PassAftermath['retry'] {
+  // Applied passes report `drifted` only for what changed while they ran: pass again, soon.
+  const moved = o.status !== 'drifted' && o.resources.find((r) => r.result === 'drifted');
+  if (moved)
+    return {
+      code: 'ChangedDuringPass',
+      message: `${moved.kind}/${moved.name}: ${moved.message}`,
+      retryable: true,
+    };
   if (o.status !== 'unreachable' && o.status !== 'failed') return undefined;
   return {
     code: o.error?.code ?? 'PassFailed',

@@ -9,7 +9,9 @@ import type { StatusStore } from './status-store.js';
 /** Every resource that renders something onto the host (files, services, checks), unique, sorted. */
 export function resourcesOf(intent: HostIntent): ResourceRef[] {
   const seen = new Map<string, ResourceRef>();
-  for (const r of [...intent.files, ...intent.services, ...intent.checks].map((x) => x.resource))
+  for (const r of [...intent.files, ...intent.services, ...intent.checks, ...(intent.packages ?? [])].map(
+    (x) => x.resource,
+  ))
     seen.set(`${r.kind}/${r.name}`, r);
   return [...seen.values()].sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
 }
@@ -20,7 +22,7 @@ export function resourcesOf(intent: HostIntent): ResourceRef[] {
  */
 export function resourceHashes(intent: HostIntent): Map<string, string> {
   const parts = new Map<string, unknown[]>();
-  for (const x of [...intent.files, ...intent.services, ...intent.checks]) {
+  for (const x of [...intent.files, ...intent.services, ...intent.checks, ...(intent.packages ?? [])]) {
     const k = `${x.resource.kind}/${x.resource.name}`;
     const list = parts.get(k) ?? [];
     list.push(x);

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { hostLayout } from '../apply/host-scripts.js';
 import { formatProblem } from '../cli/problems-output.js';
 import { HostopError } from '../core/errors.js';
 import type { HostIntent, HostRef, Snapshot } from '../core/model.js';
@@ -341,7 +342,13 @@ function logPass(log: Logger, level: PassAftermath['logLevel'], outcome: HostOut
 /** What a host's watch looks at: the managed files, and the managed units' invocation links. */
 function watchTargets(intent: HostIntent): { paths: string[]; units: string[] } {
   return {
-    paths: [...new Set(intent.files.map((f) => f.path))],
+    // dpkg renames its status file over on every run: a package installed, upgraded or removed by hand.
+    paths: [
+      ...new Set([
+        ...intent.files.map((f) => f.path),
+        ...(intent.packages?.length ? [hostLayout.dpkgStatus] : []),
+      ]),
+    ],
     units: [...new Set(intent.services.map((s) => s.unit))],
   };
 }

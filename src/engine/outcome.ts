@@ -49,6 +49,9 @@ export const APPLY_FAILURE_REASONS = [
   'HealthCheckFailed',
   'PruneFailed',
   'NotConverged',
+  'IntegrityMismatch',
+  'UploadFailed',
+  'InstallFailed',
 ] as const;
 
 export interface CheckOutcome {

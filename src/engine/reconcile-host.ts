@@ -6,11 +6,12 @@ import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
 import type { HostIntent, ObservedHost } from '../core/model.js';
 import { redactText } from '../core/redact.js';
-import { heldResources, resolveMerges } from '../core/versions.js';
+import { heldPackages, heldResources, resolveMerges } from '../core/versions.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import { invocationLink } from '../probe/watch-script.js';
 import { tcpReachable } from '../ssh/tunnel-http.js';
 import { applyPlan } from './apply-host.js';
+import { applyPackages } from './apply-packages.js';
 import type { ExecutorSource, HostExecutor } from './host-executor.js';
 import type { CheckOutcome, HostOutcome, ResourceOutcome } from './outcome.js';
 
@@ -88,14 +89,32 @@ export async function reconcileHost(
     const drifted = driftedResources(plan);
     if (!opts.apply) return done('drifted', drifted, checks);
 
-    const applied = await applyPlan(conn, first.intent, plan, first.inventory, {
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-      signal: opts.signal,
-    });
+    // Packages first: a file's validator or unit may come from one. The host is then observed again, so that
+    // what follows is planned for the versions now installed (a resource whose package failed stays held).
+    let current = first;
+    const packaged = plan.packages.length
+      ? await applyPackages(conn, plan.packages, { timeoutMs: REQUEST_TIMEOUT_MS, signal: opts.signal })
+      : [];
+    const failedPackages = packaged.filter((r) => r.result === 'failed');
+    if (failedPackages.length) return done('degraded', heldForPackages(drifted, failedPackages), checks);
+    if (packaged.length) current = await observe(conn, intent, memory, { ...opts, wantDiffs: false });
+    const rest = { ...current.plan, packages: [] };
+    const applied = planIsEmpty(rest)
+      ? { resources: [], rolledBack: false }
+      : await applyPlan(conn, current.intent, rest, current.inventory, {
+          requestTimeoutMs: REQUEST_TIMEOUT_MS,
+          signal: opts.signal,
+        });
     memory.inventory = undefined; // rewritten on the host: read it back on the verifying probe
     // Verify, don't trust: Ready means observed.
     const after = await observe(conn, intent, memory, { ...opts, wantDiffs: false });
-    const results = mergeResults(drifted, applied.resources, after.plan);
+    const results = mergeResults(drifted, [...packaged, ...applied.resources], after.plan);
+    // Drift the first probe did not see appeared while the pass ran (someone's dpkg run, an edit): said as
+    // drifted, so that the caller passes over the host again instead of waiting for the next resync.
+    const seen = new Set(drifted.map((d) => `${d.kind}/${d.name}`));
+    for (const r of driftedResources(after.plan))
+      if (r.result === 'drifted' && !seen.has(`${r.kind}/${r.name}`))
+        results.push({ ...r, message: `changed while the pass ran: ${r.message}` });
     const converged = planIsEmpty(after.plan);
     const status = applied.rolledBack ? 'rolled-back' : converged ? 'converged' : 'degraded';
     return done(status, results, checks);
@@ -156,7 +175,14 @@ async function observe(
   // hostop only adds to come along every time: their content is part of what must be written.
   const merged = intent.files.filter((f) => f.merge).map((f) => f.path);
   const inline = [...(memory.inventory ? [] : [inventoryFile]), ...merged];
-  const packages = intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : []));
+  const packages = [
+    ...new Set([
+      ...(intent.packages ?? []).map((p) => p.name),
+      ...intent.versions.flatMap((v) => ('package' in v.source ? [v.source.package] : [])),
+    ]),
+  ];
+  // dpkg renames its status file on every run: a host watch sees a package installed or removed by hand.
+  if (intent.packages?.length) paths.push(hostLayout.dpkgStatus);
   const programs = intent.versions.flatMap((v) => ('program' in v.source ? [v.source.program] : []));
   // A text file's bytes are what must be there; a JSON/YAML file may differ in bytes and still be in sync.
   const sizes = Object.fromEntries(
@@ -191,7 +217,11 @@ async function observe(
     managed: inventory.files,
     prune: opts.prune,
     wantDiffs: opts.wantDiffs,
-    held: [...heldResources(intent.versions, observed), ...resolved.held],
+    held: [
+      ...heldResources(intent.versions, observed),
+      ...heldPackages(intent.packages ?? [], observed),
+      ...resolved.held,
+    ],
   };
   let plan = diffHost(pass, observed, diffOpts);
   if (plan.needsContent.length > 0) {
@@ -253,6 +283,14 @@ async function runChecks(conn: HostExecutor, intent: HostIntent, opts: PassOptio
 
 function driftedResources(plan: HostPlan): ResourceOutcome[] {
   const seen = new Map<string, ResourceOutcome>();
+  for (const p of plan.packages) {
+    const versions = p.from && p.to ? ` ${p.from} → ${p.to}` : ` ${p.to ?? p.from ?? ''}`;
+    seen.set(`${p.resource.kind}/${p.resource.name}`, {
+      ...p.resource,
+      result: 'drifted',
+      message: `${p.action} ${p.name}${versions.trimEnd()} (${p.source})`,
+    });
+  }
   for (const h of plan.held) {
     seen.set(`${h.resource.kind}/${h.resource.name}`, {
       ...h.resource,
@@ -281,6 +319,26 @@ function driftedResources(plan: HostPlan): ResourceOutcome[] {
       });
   }
   return [...seen.values()];
+}
+
+/**
+ * A package failed on the host: nothing else is written there in this pass (a config for a binary that is not
+ * there, or not at the version it was rendered for, is what the order exists to prevent). hostop cannot tell
+ * which resources need which package, so every other resource with a change waits: held, PackageFailed.
+ */
+function heldForPackages(drifted: ResourceOutcome[], packaged: ResourceOutcome[]): ResourceOutcome[] {
+  const failed = packaged.filter((r) => r.result === 'failed').map((r) => `${r.kind}/${r.name}`);
+  const own = new Set(packaged.map((r) => `${r.kind}/${r.name}`));
+  const waiting = drifted
+    .filter((d) => !own.has(`${d.kind}/${d.name}`) && d.result !== 'held')
+    .map((d) => ({
+      kind: d.kind,
+      name: d.name,
+      result: 'held' as const,
+      reason: 'PackageFailed',
+      message: `not applied: ${failed.join(', ')} failed on this host; its other changes wait until it installs (${d.message ?? 'drifted'})`,
+    }));
+  return [...packaged, ...drifted.filter((d) => d.result === 'held'), ...waiting];
 }
 
 /** Apply's own verdict per resource, else "applied" when the re-probe found it converged. */

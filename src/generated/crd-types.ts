@@ -896,6 +896,84 @@ export interface OtelCollectorSpec {
 }
 
 /**
+ * The package, its version and where it comes from.
+ */
+export interface PackageSpec {
+  /**
+   * Selects hosts by their labels with Kubernetes label-selector semantics: a host is selected when every matchLabels entry and every matchExpressions requirement holds. Set exactly one of hostSelector and hosts.
+   */
+  hostSelector?: {
+    /**
+     * Labels a host must carry, with exactly these values.
+     */
+    matchLabels?: {
+      [k: string]: string;
+    };
+    /**
+     * Set-based requirements on host labels; all of them must hold.
+     */
+    matchExpressions?: {
+      /**
+       * The label key the requirement applies to.
+       */
+      key: string;
+      /**
+       * In: the label value is one of values. NotIn: the label is absent or its value is not in values. Exists / DoesNotExist: the key is present / absent (values must be empty).
+       */
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      /**
+       * Label values for In and NotIn.
+       */
+      values?: string[];
+    }[];
+  };
+  /**
+   * Names of Host resources this resource applies to. Set exactly one of hostSelector and hosts.
+   *
+   * @minItems 1
+   */
+  hosts?: [string, ...string[]];
+  /**
+   * Pause this resource: hostop neither renders nor converges it while true (the package stays as it is on the hosts: neither installed, upgraded nor removed).
+   */
+  suspend: boolean;
+  /**
+   * The Debian package name (Debian Policy 5.6.7: lowercase letters, digits, + - and ., at least two characters, starting alphanumeric), e.g. otelcol-contrib.
+   */
+  package: string;
+  /**
+   * The version exactly as `dpkg-query -W` reports it, in deb-version(7) form [epoch:]upstream-version[-debian-revision] (e.g. 0.123.0, 1:2.8.2-1); from the host's apt sources `apt-get install package=version` installs it; with source.deb it must be the version that .deb carries. Omitted: any installed version satisfies. Not allowed with state absent.
+   */
+  version?: string;
+  /**
+   * present: installed (at version, when one is given); absent: removed (dpkg's remove: configuration files stay).
+   */
+  state: 'present' | 'absent';
+  /**
+   * Where the package comes from. Omitted: the host's own apt sources (`apt-get install package=version`). Not allowed with state absent.
+   */
+  source?: {
+    /**
+     * A .deb file that hostop uploads and installs with dpkg, from exactly one of path and url; hostop checks its sha256 before it uploads any byte of it.
+     */
+    deb: {
+      /**
+       * The .deb file relative to the desired-state directory (e.g. packages/otelcol-contrib_0.123.0_amd64.deb), no leading / and no ".." segments. Set exactly one of path and url.
+       */
+      path?: string;
+      /**
+       * An http(s) URL of the .deb, fetched once by hostop and cached by its hash (the host itself needs no network access). Set exactly one of path and url.
+       */
+      url?: string;
+      /**
+       * The SHA-256 of the .deb as 64 lowercase hex digits (sha256sum's output); a file with another hash is refused before anything of it reaches a host.
+       */
+      sha256: string;
+    };
+  };
+}
+
+/**
  * Prometheus configuration.
  */
 export interface PrometheusScrapeSpec {

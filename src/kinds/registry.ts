@@ -6,6 +6,7 @@ import { grafanaDatasource } from './grafana-datasource.js';
 import { host } from './host.js';
 import type { KindModule } from './kind.js';
 import { otelCollector } from './otel-collector.js';
+import { packageKind } from './package.js';
 import { prometheusScrape } from './prometheus-scrape.js';
 import { service } from './service.js';
 import { tempo } from './tempo.js';
@@ -23,6 +24,7 @@ export const kinds: readonly KindModule<any>[] = [
   claudeCodeSettings,
   appInstrumentation,
   prometheusScrape,
+  packageKind,
 ];
 
 const byName = new Map(kinds.map((k) => [k.kind, k]));

@@ -4,6 +4,7 @@ import { type BuildResult, buildSnapshot } from '../core/build-snapshot.js';
 import type { Problem, SourceFile } from '../core/model.js';
 import { kindByName } from '../kinds/registry.js';
 import { kindSchemas } from './crds.js';
+import { checkPackageFiles } from './package-files.js';
 import { readDesiredStateFiles } from './read-files.js';
 
 export interface LoadOptions {
@@ -30,7 +31,10 @@ export function loadDesiredState(dir: string, opts: LoadOptions = {}): LoadResul
       return { problems: [unreadable(dir, 'no *.yaml or *.yml files found')], sources: [] };
     const sources = [...files, ...(inventory ?? [])];
     return {
-      ...buildSnapshot(files, kindSchemas(), kindByName, { inventory, revision: opts.revision }),
+      ...checkPackageFiles(
+        dir,
+        buildSnapshot(files, kindSchemas(), kindByName, { inventory, revision: opts.revision }),
+      ),
       sources,
     };
   } catch (e) {

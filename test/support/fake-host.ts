@@ -171,6 +171,10 @@ export class FakeHost implements HostExecutor {
         return 'unstaged\n';
       case 'watch':
         throw new Error('a watch is streamed, never run: the fake host has no stream()');
+      case 'debs':
+      case 'upload':
+      case 'install':
+        throw new Error('packages are exercised on real hosts (test/lab/packages.test.ts), not on the fake');
     }
   }
 

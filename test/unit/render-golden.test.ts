@@ -19,7 +19,8 @@ const update = process.env.UPDATE_GOLDEN === '1';
 function expectedFiles(intents: HostIntent[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const intent of intents) {
-    if (intent.files.length + intent.services.length + intent.checks.length === 0) continue;
+    const packages = intent.packages?.length ?? 0;
+    if (intent.files.length + intent.services.length + intent.checks.length + packages === 0) continue;
     const host = intent.host.name;
     for (const f of intent.files) out.set(join(host, f.path.slice(1).replaceAll('/', '__')), f.content);
     const rest = {
@@ -27,6 +28,10 @@ function expectedFiles(intents: HostIntent[]): Map<string, string> {
       services: intent.services,
       checks: intent.checks,
       ...(intent.versions.length > 0 && { versions: intent.versions }),
+      // Without the loader's absolute path of a .deb: it names this checkout, not the case.
+      ...(intent.packages && {
+        packages: intent.packages.map((p) => (p.deb ? { ...p, deb: { ...p.deb, file: undefined } } : p)),
+      }),
     };
     out.set(join(host, '_intent.json'), `${JSON.stringify(rest, null, 2)}\n`);
   }

@@ -45,6 +45,7 @@ describe('host bytes never reach the terminal raw', () => {
         ],
         services: [],
         checks: [],
+        packages: [],
         needsContent: [],
         held: [],
       },
