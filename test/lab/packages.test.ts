@@ -58,6 +58,15 @@ function buildDeb(dir: string, version: string, failPreinst = false): { path: st
   };
 }
 
+/** `dpkg -i` run by a person, or unattended-upgrades: a changed conffile is kept, nothing asks. */
+function upgradeByHand(host: string, deb: string): void {
+  labSsh(
+    host,
+    'cat > /tmp/by-hand.deb && dpkg --force-confdef --force-confold -i /tmp/by-hand.deb >/dev/null',
+    readFileSync(deb),
+  );
+}
+
 function packageDoc(hosts: string[], spec: string): string {
   return `
 apiVersion: hostop.dev/v1alpha1
@@ -212,11 +221,7 @@ describe('Package and the daemon (lab-10)', () => {
       await waitFor('1.0.0 installed', () => installed(H) === 'ii 1.0.0', 60_000);
       await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200, 60_000);
       // By hand: the newer version, as an unattended upgrade would.
-      labSsh(
-        H,
-        `cat > /tmp/v2.deb && dpkg --force-confdef --force-confold -i /tmp/v2.deb >/dev/null`,
-        readFileSync(join(dir, v2.path)),
-      );
+      upgradeByHand(H, join(dir, v2.path));
       expect(installed(H)).toBe('ii 1.1.0');
       // The host watch sees dpkg's status file change; the pass downgrades it back (resync is 10 minutes away).
       await waitFor('put back to 1.0.0', () => installed(H) === 'ii 1.0.0', 60_000);
@@ -225,11 +230,7 @@ describe('Package and the daemon (lab-10)', () => {
   });
 
   it('in detect mode a package changed by hand is reported drifted, not touched', async () => {
-    labSsh(
-      H,
-      `cat > /tmp/v2.deb && dpkg --force-confdef --force-confold -i /tmp/v2.deb >/dev/null`,
-      readFileSync(join(dir, v2.path)),
-    );
+    upgradeByHand(H, join(dir, v2.path));
     await withDaemon(dir, ['--mode', 'detect'], async (d) => {
       const drifted = await waitFor(
         'Package drifted',
