@@ -55,6 +55,22 @@ export function heldResources(versions: VersionIntent[], observed: ObservedHost)
   return [...held.values()];
 }
 
+/**
+ * Pure: the host as it will be once its Package resources converge (they go first in a pass): a package declared
+ * at a version counts as installed at it, one declared absent as missing. So a component whose version a
+ * Package brings is planned for that version, not held for the one installed now; should the package fail,
+ * the pass holds what waits for it (PackageFailed).
+ */
+export function afterPackages(packages: PackageIntent[], observed: ObservedHost): ObservedHost {
+  if (packages.length === 0 || observed.packages === undefined) return observed;
+  const next = { ...observed.packages };
+  for (const p of packages) {
+    if (p.state === 'absent') next[p.name] = null;
+    else if (p.version !== undefined) next[p.name] = p.version;
+  }
+  return { ...observed, packages: next };
+}
+
 /** Pure: every Package resource, when the host's dpkg could not be read (no dpkg-query): nothing to compare with. */
 export function heldPackages(packages: PackageIntent[], observed: ObservedHost): HeldResource[] {
   if (observed.packagesUnreadable === undefined) return [];

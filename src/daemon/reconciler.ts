@@ -31,6 +31,8 @@ export interface ReconcilerOptions {
   watchTiming?: Partial<typeof DEFAULT_WATCH_TIMING>;
   concurrency: number;
   probeTimeoutMs?: number;
+  /** Where `.deb`s fetched from URLs are kept (the daemon: `<state-dir>/packages`). */
+  packageCache?: string;
   /** Where passes get their hosts' executors; told which hosts are still wanted after each load. */
   pool: ExecutorSource & { retain(hosts: readonly HostRef[]): void };
   /** One pass over one host: the engine's, or a scripted one in unit tests of the reconciler's rules. */
@@ -308,6 +310,7 @@ export class Reconciler {
       prune: this.opts.prune,
       wantDiffs: false,
       probeTimeoutMs: this.opts.probeTimeoutMs,
+      packageCache: this.opts.packageCache,
       signal,
     });
   }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startHttpServer } from '../observe/http-server.js';
 import { type Logger, createLogger } from '../observe/logger.js';
 import { createMetrics } from '../observe/metrics.js';
@@ -45,7 +46,14 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   }
   const metrics = createMetrics();
   const pool = new ConnectionPool();
-  const reconciler = new Reconciler({ ...o, pool, metrics, status, log });
+  const reconciler = new Reconciler({
+    ...o,
+    pool,
+    metrics,
+    status,
+    log,
+    packageCache: join(o.stateDir, 'packages'),
+  });
   secrets.of = reconciler;
   const http = await startHttpServer({
     listen: o.listen,

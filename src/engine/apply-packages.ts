@@ -6,6 +6,7 @@ import { type PackageStep, parseInstallOutput, storedDeb } from '../apply/packag
 import type { PackageChange } from '../core/diff.js';
 import { ProtocolError } from '../core/errors.js';
 import type { PackageIntent } from '../core/model.js';
+import { cachedDeb } from './deb-cache.js';
 import type { HostExecutor, RequestOptions } from './host-executor.js';
 import type { ResourceOutcome } from './outcome.js';
 
@@ -17,12 +18,14 @@ const CHUNK_BYTES = 1024 * 1024;
  * read here and its sha256 checked before any byte leaves, uploaded unless the host stores it already (named by
  * its hash, checked again there), then every change runs in one script under the host lock: `dpkg -i` for a
  * `.deb`, `apt-get install name=version` for the host's own sources, `dpkg -r` to remove (config files stay).
- * One verdict per Package resource: applied, or failed with IntegrityMismatch, UploadFailed or InstallFailed.
+ * One verdict per Package resource: applied, or failed with IntegrityMismatch, FetchFailed, UploadFailed or
+ * InstallFailed.
  */
 export async function applyPackages(
   conn: HostExecutor,
   changes: PackageChange[],
   req: RequestOptions,
+  opts: { packageCache: string },
 ): Promise<ResourceOutcome[]> {
   const verdicts: ResourceOutcome[] = [];
   const steps: { change: PackageChange; step: PackageStep }[] = [];
@@ -37,9 +40,9 @@ export async function applyPackages(
     else {
       const sha = c.intent.deb.sha256;
       if (need.has(sha)) {
-        const bytes = await readDeb(c.intent);
-        if (typeof bytes === 'string') {
-          fail('IntegrityMismatch', bytes);
+        const bytes = await readDeb(c.intent, opts.packageCache);
+        if (!Buffer.isBuffer(bytes)) {
+          fail(bytes.reason, bytes.message);
           continue;
         }
         const stored = await upload(conn, sha, bytes, req);
@@ -91,21 +94,32 @@ async function missingDebs(
   return need;
 }
 
-/** The `.deb`'s bytes, or why they cannot be sent (unreadable, not the declared sha256). */
-async function readDeb(p: PackageIntent): Promise<Buffer | string> {
+/**
+ * The `.deb`'s bytes, or why they cannot be sent: a file of the desired-state directory, or a URL's copy in the
+ * package cache (fetched once); either way its sha256 is checked here, before any byte leaves.
+ */
+async function readDeb(
+  p: PackageIntent,
+  cache: string,
+): Promise<Buffer | { reason: string; message: string }> {
   const deb = p.deb!;
   const where = deb.path ?? deb.url ?? 'deb';
-  if (!deb.file)
-    return `${where}: no local copy (url sources are fetched by the loader); nothing was uploaded`;
   let bytes: Buffer;
   try {
-    bytes = await readFile(deb.file);
+    const file = deb.file ?? (deb.url ? await cachedDeb(deb.url, deb.sha256, cache) : undefined);
+    if (!file) return { reason: 'FetchFailed', message: `${where}: no source to read it from` };
+    bytes = await readFile(file);
   } catch (e) {
-    return `${where}: cannot read: ${(e as Error).message}; nothing was uploaded`;
+    const message = (e as Error).message;
+    const reason = message.includes('sha256 is') ? 'IntegrityMismatch' : 'FetchFailed';
+    return { reason, message: `${where}: ${message}; nothing was uploaded` };
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== deb.sha256)
-    return `${where}: sha256 is ${sha}, the Package declares ${deb.sha256}; nothing was uploaded`;
+    return {
+      reason: 'IntegrityMismatch',
+      message: `${where}: sha256 is ${sha}, the Package declares ${deb.sha256}; nothing was uploaded`,
+    };
   return bytes;
 }
 

@@ -50,6 +50,7 @@ export const APPLY_FAILURE_REASONS = [
   'PruneFailed',
   'NotConverged',
   'IntegrityMismatch',
+  'FetchFailed',
   'UploadFailed',
   'InstallFailed',
 ] as const;

@@ -6,12 +6,13 @@ import { type HostPlan, diffHost, planIsEmpty } from '../core/diff.js';
 import { HostopError, describeError } from '../core/errors.js';
 import type { HostIntent, ObservedHost } from '../core/model.js';
 import { redactText } from '../core/redact.js';
-import { heldPackages, heldResources, resolveMerges } from '../core/versions.js';
+import { afterPackages, heldPackages, heldResources, resolveMerges } from '../core/versions.js';
 import { type ProbeCache, fetchFiles, probeHost } from '../probe/probe-host.js';
 import { invocationLink } from '../probe/watch-script.js';
 import { tcpReachable } from '../ssh/tunnel-http.js';
 import { applyPlan } from './apply-host.js';
 import { applyPackages } from './apply-packages.js';
+import { defaultPackageCache } from './deb-cache.js';
 import type { ExecutorSource, HostExecutor } from './host-executor.js';
 import type { CheckOutcome, HostOutcome, ResourceOutcome } from './outcome.js';
 
@@ -29,6 +30,8 @@ export interface PassOptions {
    * (PlanStale) before anything is written. A saved plan's check (`hostop apply FILE`), or where it is recorded.
    */
   admit?: (intent: HostIntent, observed: ObservedHost, plan: HostPlan) => string | undefined;
+  /** Where `.deb`s of URL sources are kept once fetched (default: `defaultPackageCache()`). */
+  packageCache?: string;
 }
 
 /** Deadline of one changing script's round trip (stage includes the validators). */
@@ -93,7 +96,12 @@ export async function reconcileHost(
     // what follows is planned for the versions now installed (a resource whose package failed stays held).
     let current = first;
     const packaged = plan.packages.length
-      ? await applyPackages(conn, plan.packages, { timeoutMs: REQUEST_TIMEOUT_MS, signal: opts.signal })
+      ? await applyPackages(
+          conn,
+          plan.packages,
+          { timeoutMs: REQUEST_TIMEOUT_MS, signal: opts.signal },
+          { packageCache: opts.packageCache ?? defaultPackageCache() },
+        )
       : [];
     const failedPackages = packaged.filter((r) => r.result === 'failed');
     if (failedPackages.length) return done('degraded', heldForPackages(drifted, failedPackages), checks);
@@ -218,7 +226,7 @@ async function observe(
     prune: opts.prune,
     wantDiffs: opts.wantDiffs,
     held: [
-      ...heldResources(intent.versions, observed),
+      ...heldResources(intent.versions, afterPackages(intent.packages ?? [], observed)),
       ...heldPackages(intent.packages ?? [], observed),
       ...resolved.held,
     ],

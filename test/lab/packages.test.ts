@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor, withDaemon } from '../support/daemon.js';
 import { desiredState, fileResource, hostop, writeDesiredState } from '../support/fleet.js';
 import { labSsh } from '../support/lab.js';
@@ -202,6 +204,66 @@ describe('Package through plan and apply (lab-09)', () => {
   });
 });
 
+describe('Package from a URL (lab-09): fetched by hostop from a loopback server, never the internet', () => {
+  const HOSTS = ['lab-09'];
+  const H = 'lab-09';
+  const dir = desiredState(HOSTS, '');
+  let deb: { path: string; sha256: string };
+  let server: Server;
+  let base: string;
+  const served: string[] = [];
+
+  beforeAll(async () => {
+    reset(H);
+    deb = buildDeb(dir, '1.0.0');
+    // hostop plan/apply keep fetched .debs in $XDG_CACHE_HOME/hostop/packages: a fresh one for this test.
+    process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'hostop-cache-'));
+    server = createServer((req, res) => {
+      served.push(req.url ?? '');
+      res.end(req.url === '/good.deb' ? readFileSync(join(dir, deb.path)) : 'not the package');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.close();
+    Reflect.deleteProperty(process.env, 'XDG_CACHE_HOME');
+  });
+
+  const fromUrl = (url: string) =>
+    packageDoc(
+      HOSTS,
+      `  version: "1.0.0"\n  source:\n    deb:\n      url: ${url}\n      sha256: ${deb.sha256}\n`,
+    );
+
+  it('other bytes at the URL: refused (IntegrityMismatch) before any byte reaches the host', async () => {
+    writeDesiredState(dir, HOSTS, fromUrl(`${base}/bad.deb`));
+    const apply = await hostop(['apply', dir, '-o', 'json']);
+    expect(apply.code).toBe(1);
+    const resources = (
+      JSON.parse(apply.stdout) as {
+        hosts: { resources: { kind: string; reason?: string; message?: string }[] }[];
+      }
+    ).hosts[0]!.resources;
+    expect(resources).toMatchObject([{ kind: 'Package', reason: 'IntegrityMismatch' }]);
+    expect(sh(H, 'ls /var/lib/hostop/packages 2>/dev/null || true')).toBe('');
+    expect(installed(H)).toBe('');
+  });
+
+  it('the right bytes: fetched once, installed; a second apply fetches nothing', async () => {
+    writeDesiredState(dir, HOSTS, fromUrl(`${base}/good.deb`));
+    const apply = await hostop(['apply', dir]);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    expect(installed(H)).toBe('ii 1.0.0');
+    expect(served.filter((u) => u === '/good.deb')).toHaveLength(1);
+    sh(H, `dpkg -r ${PKG} >/dev/null`);
+    const again = await hostop(['apply', dir]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(installed(H)).toBe('ii 1.0.0');
+    expect(served.filter((u) => u === '/good.deb')).toHaveLength(1);
+  });
+});
+
 describe('Package and the daemon (lab-10)', () => {
   const HOSTS = ['lab-10'];
   const H = 'lab-10';
@@ -251,5 +313,70 @@ describe('Package and the daemon (lab-10)', () => {
       expect(drifted?.message).toContain('downgrade hostop-demo 1.1.0 → 1.0.0');
       expect(installed(H)).toBe('ii 1.1.0');
     });
+  });
+});
+
+describe('a Package moves the collector to the version its config is rendered for (lab-09)', () => {
+  const H = 'lab-09';
+  const dir = desiredState([H], '');
+  const lab = (v: string) => `/var/cache/hostop-lab/otelcol-contrib_${v}_all.deb`;
+
+  beforeAll(() => {
+    // The lab's stand-in at 0.123.0, as the template installs it, with its own config.
+    sh(
+      H,
+      `rm -rf /var/lib/hostop && dpkg -i ${lab('0.123.0')} >/dev/null && ` +
+        `dpkg-deb --fsys-tarfile ${lab('0.123.0')} | tar -xO ./etc/otelcol-contrib/config.yaml > /etc/otelcol-contrib/config.yaml && ` +
+        'systemctl restart otelcol-contrib',
+    );
+    // The 0.144.0 release .deb, shipped in the desired-state directory.
+    mkdirSync(join(dir, 'packages'), { recursive: true });
+    writeFileSync(join(dir, 'packages/otelcol-contrib_0.144.0_all.deb'), labSsh(H, `cat ${lab('0.144.0')}`));
+  });
+  afterAll(() => {
+    sh(H, `dpkg -i ${lab('0.123.0')} >/dev/null; rm -rf /var/lib/hostop`);
+  });
+
+  it('plan shows the upgrade and the config for 0.144.0; apply installs, writes what 0.144.0 validates, restarts', async () => {
+    const sha256 = createHash('sha256')
+      .update(readFileSync(join(dir, 'packages/otelcol-contrib_0.144.0_all.deb')))
+      .digest('hex');
+    writeDesiredState(
+      dir,
+      [H],
+      `
+apiVersion: hostop.dev/v1alpha1
+kind: OtelCollector
+metadata: { name: collector }
+spec:
+  hosts: [${H}]
+  version: "0.144.0"
+---
+apiVersion: hostop.dev/v1alpha1
+kind: Package
+metadata: { name: otelcol-contrib }
+spec:
+  hosts: [${H}]
+  package: otelcol-contrib
+  version: "0.144.0"
+  source: { deb: { path: packages/otelcol-contrib_0.144.0_all.deb, sha256: ${sha256} } }
+`,
+    );
+    const plan = await hostop(['plan', dir]);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(2);
+    expect(plan.stdout).toContain('~ upgrade otelcol-contrib 0.123.0 → 0.144.0');
+    expect(plan.stdout).toContain('~ update /etc/otelcol-contrib/config.yaml [content]');
+    expect(plan.stdout).not.toContain('VersionMismatch');
+
+    const apply = await hostop(['apply', dir]);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    expect(sh(H, "dpkg-query -W -f '${Version}' otelcol-contrib")).toBe('0.144.0');
+    // The config on disk is the one rendered for 0.144.0 (plan is quiet below), accepted by 0.144.0's own
+    // validator, and running.
+    expect(
+      sh(H, '/usr/bin/otelcol-contrib validate --config=/etc/otelcol-contrib/config.yaml; echo rc=$?'),
+    ).toContain('rc=0');
+    expect(sh(H, 'systemctl is-active otelcol-contrib').trim()).toBe('active');
+    expect((await hostop(['plan', dir])).code).toBe(0);
   });
 });
