@@ -20,6 +20,17 @@ const CHUNK_BYTES = 1024 * 1024;
  * `.deb`, `apt-get install name=version` for the host's own sources, `dpkg -r` to remove (config files stay).
  * One verdict per Package resource: applied, or failed with IntegrityMismatch, FetchFailed, UploadFailed or
  * InstallFailed.
+ *
+ * A failed step leaves dpkg in a known state (Debian Policy 6.6, "Details of unpack phase of installation or
+ * upgrade", and 6.7, "Details of configuration"; dpkg 1.21.22 src/main/unpack.c process_archive and
+ * src/main/cleanup.c). A preinst failing on upgrade runs `new-postrm abort-upgrade` (cu_preinstupgrade) and then
+ * `old-postinst abort-upgrade` (cu_prermupgrade): the old version stays installed, `ii` (`iU` if that script
+ * fails too). A preinst failing on a first install runs `postrm abort-install`: not installed again. A failing
+ * postinst leaves the new version `iF` (half-configured; dpkg-query -W still reports its version), with its
+ * conffiles already settled; the probe counts only `i` as installed, so the next pass installs it again.
+ * Every dpkg run that opened the database for writing ends by writing `status-new` and renaming it over
+ * `status` (lib/dpkg/dbmodify.c modstatdb_shutdown → modstatdb_checkpoint → writedb, lib/dpkg/atomic-file.c
+ * atomic_file_commit): the re-probe sees a new signature and reads the versions again.
  */
 export async function applyPackages(
   conn: HostExecutor,

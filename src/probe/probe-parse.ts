@@ -184,6 +184,7 @@ function parsePrograms(r: Lines, req: ProbeRequest): Record<string, KnownProgram
   return out;
 }
 
+const INSTALLED = new Set(['i', 't', 'W']);
 const PACKAGE_LINE = /^([a-z0-9][a-z0-9+.-]+)\t([a-zA-Z]{2}[ R]?)\t([A-Za-z0-9.+~:-]{0,100})$/;
 
 /** The package records (see probe-script's packageLines); undefined when none were asked. */
@@ -205,8 +206,10 @@ function parsePackages(
     const m = PACKAGE_LINE.exec(line) ?? r.fail('not a dpkg-query record');
     const [, name, status, version] = m as unknown as string[];
     if (!names.includes(name as string)) r.fail('dpkg-query reported a package that was not asked for');
-    // Status-Abbrev: desired, current state, error flag; only current state "i" (installed) counts.
-    versions[name as string] = (status as string)[1] === 'i' && version ? (version as string) : null;
+    // Status-Abbrev: desired, current state, error flag. Installed: "i", and "t"/"W" (installed, triggers
+    // pending or awaited: dpkg-query(1) db:Status-Abbrev; lib/dpkg/pkg-namevalue.c statusinfos). Unpacked,
+    // half-configured, half-installed or config-files only are not installed at a version.
+    versions[name as string] = INSTALLED.has((status as string)[1]!) && version ? (version as string) : null;
   }
   // `-`: dpkg's database could not be stat'ed, so nothing can be cached against it.
   const signature = begin[1] === '-' ? `unstable-${Date.now()}` : (begin[1] as string);

@@ -192,7 +192,7 @@ describe('installed versions in the probe', () => {
   const body = (lines: string[]) => out([...good.slice(0, -1), ...lines, 'end 3 2']);
   const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-  it('reads dpkg records (only state "ii" is installed) and a program\'s --version, with cache entries', () => {
+  it("reads dpkg records (only an installed state counts) and a program's --version, with cache entries", () => {
     const r = parseProbeOutput(
       'h',
       versions,
@@ -215,6 +215,27 @@ describe('installed versions in the probe', () => {
     );
     expect(again.observed.packages).toEqual(r.observed.packages);
     expect(again.observed.programs).toEqual(r.observed.programs);
+  });
+
+  it.each([
+    ['it', '0.123.0'],
+    ['iW', '0.123.0'],
+    ['iU', null],
+    ['iF', null],
+    ['iH', null],
+    ['pc', null],
+  ])('dpkg state %s reads as installed version %s', (abbrev, version) => {
+    const r = parseProbeOutput(
+      'h',
+      versions,
+      body([
+        'packages-begin 2049:77:100:1.000000000:1.000000000',
+        `otelcol-contrib\t${abbrev} \t0.123.0`,
+        'packages-end',
+        'program 0 -',
+      ]),
+    );
+    expect(r.observed.packages?.['otelcol-contrib']).toBe(version);
   });
 
   it('a host without dpkg, and a missing program, are said as such', () => {
