@@ -1,5 +1,5 @@
 import { buildFetchScript } from '../probe/fetch-script.js';
-import { type ProbeRequest, buildProbeScript } from '../probe/probe-script.js';
+import { DPKG_STATUS, type ProbeRequest, buildProbeScript } from '../probe/probe-script.js';
 import { type WatchRequest, buildWatchScript } from '../probe/watch-script.js';
 import {
   type ActivateItem,
@@ -60,7 +60,7 @@ export const hostLayout = {
   inventory: inventoryPath(DEFAULT_STATE_ROOT),
   candidate: tempPathFor,
   /** Where the host's dpkg records what is installed: rewritten (renamed over) by every dpkg run. */
-  dpkgStatus: '/var/lib/dpkg/status',
+  dpkgStatus: DPKG_STATUS,
 } as const;
 
 /** Builds the script of a request, for the host layout above (pure). */

@@ -211,8 +211,8 @@ function parsePackages(
     // half-configured, half-installed or config-files only are not installed at a version.
     versions[name as string] = INSTALLED.has((status as string)[1]!) && version ? (version as string) : null;
   }
-  // `-`: dpkg's database could not be stat'ed, so nothing can be cached against it.
-  const signature = begin[1] === '-' ? `unstable-${Date.now()}` : (begin[1] as string);
+  // `-…`: dpkg's status file could not be stat'ed, so nothing can be cached against it.
+  const signature = begin[1]!.startsWith('-') ? `unstable-${Date.now()}` : (begin[1] as string);
   return { known: { signature, names: names.join(' '), versions } };
 }
 

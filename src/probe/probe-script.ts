@@ -48,6 +48,7 @@ export interface KnownPackages {
 
 /** dpkg's database: every install, upgrade or removal rewrites it (dpkg(1), FILES). */
 export const DPKG_STATUS = '/var/lib/dpkg/status';
+export const DPKG_UPDATES = '/var/lib/dpkg/updates';
 /** Package names per Debian policy 5.6.1 (lower case, digits, + - .), so each is a safe dpkg-query word. */
 export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 
@@ -189,7 +190,7 @@ function inlineLines(paths: string[]): string[] {
 /**
  * `packages-same` when dpkg's status database has the known signature (no process but `stat`), else
  * `packages-begin SIG`, one `Package<TAB>Status-Abbrev<TAB>Version` line per package dpkg knows, `packages-end`;
- * `packages-unavailable` on a host without dpkg-query. Not-installed packages are simply absent or not `ii`.
+ * `packages-unavailable` on a host without dpkg-query. Not-installed packages are simply absent or not installed.
  */
 function packageLines(req: ProbeRequest): string[] {
   const names = req.packages ?? [];
@@ -204,7 +205,10 @@ function packageLines(req: ProbeRequest): string[] {
   ]);
   return [
     'if ! command -v dpkg-query >/dev/null 2>&1; then echo packages-unavailable',
-    `else s=$(stat -c '${SIGNATURE}' -- ${quoteArg(DPKG_STATUS)} 2>/dev/null) || s=-`,
+    // dpkg-query reads the status file and the journal in updates/ (a run killed before its final rename
+    // leaves its changes there: lib/dpkg/dbmodify.c cleanupdates): both are the signature.
+    `else s=$(stat -c '${SIGNATURE}' -- ${quoteArg(DPKG_STATUS)} 2>/dev/null) || s=-; ` +
+      `u=$(stat -c '${SIGNATURE}' -- ${quoteArg(DPKG_UPDATES)} 2>/dev/null) || u=-; s="$s+$u"`,
     `  if [ "$s" = ${quoteArg(known || 'none')} ]; then echo packages-same`,
     `  else printf 'packages-begin %s\n' "$s"; ${query} 2>/dev/null; echo packages-end; fi`,
     'fi',
