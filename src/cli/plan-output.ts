@@ -25,15 +25,19 @@ export function formatOutcomes(
         plan.services.length > 0);
     if (!changed && o.checks.every((k) => k.ok) && o.status === 'in-sync') continue;
     out.push(`${c.bold(`host ${o.host}`)}: ${statusWord(o.status, c)}`);
-    // Packages first: they converge first on the host.
-    for (const p of plan?.packages ?? []) {
-      const key = `${p.resource.kind}/${p.resource.name}`;
+    /** A resource's line: its name and, after an apply, what became of it. */
+    const heading = (key: string) => {
       const result = o.resources.find((r) => `${r.kind}/${r.name}` === key);
       const note =
         result && opts.verb === 'apply'
           ? `  ${resultWord(result.result, c)}${result.message ? `: ${printable(result.message)}` : ''}`
           : '';
-      out.push(`  ${c.bold(printable(key))}${note}`, `    ${packageLine(p, c)}`);
+      return `  ${c.bold(printable(key))}${note}`;
+    };
+    // Packages first: they converge first on the host.
+    for (const p of plan?.packages ?? []) {
+      const key = `${p.resource.kind}/${p.resource.name}`;
+      out.push(heading(key), `    ${packageLine(p, c)}`);
     }
     const resources = new Map<string, FileChange[]>();
     for (const f of plan?.files ?? []) {
@@ -42,12 +46,7 @@ export function formatOutcomes(
       resources.set(key, [...(resources.get(key) ?? []), f]);
     }
     for (const [key, files] of resources) {
-      const result = o.resources.find((r) => `${r.kind}/${r.name}` === key);
-      const note =
-        result && opts.verb === 'apply'
-          ? `  ${resultWord(result.result, c)}${result.message ? `: ${printable(result.message)}` : ''}`
-          : '';
-      out.push(`  ${c.bold(printable(key))}${note}`);
+      out.push(heading(key));
       for (const f of files) {
         out.push(`    ${fileLine(f, c)}`);
         if (f.diff)
