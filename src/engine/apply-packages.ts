@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { hostScript } from '../apply/host-scripts.js';
-import { hostLayout } from '../apply/host-scripts.js';
+import { hostLayout, hostScript } from '../apply/host-scripts.js';
 import { type PackageStep, parseInstallOutput, storedDeb } from '../apply/package-scripts.js';
 import type { PackageChange } from '../core/diff.js';
 import { ProtocolError } from '../core/errors.js';

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { HostPlan } from '../core/diff.js';
+import { type HostPlan, sha256 as digest } from '../core/diff.js';
 import type { HostIntent, ObservedHost, SourceFile } from '../core/model.js';
 import { invocationLink } from '../probe/watch-script.js';
 
@@ -37,10 +36,6 @@ export interface SavedHost {
 }
 
 export const SAVED_PLAN_FORMAT = 'hostop.dev/plan/v1';
-
-export function digest(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
 
 /** Digest of every source file; a refused file counts by its reason, so it changing is seen too. */
 export function sourceDigests(files: SourceFile[]): Record<string, string> {
