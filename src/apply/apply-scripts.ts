@@ -117,9 +117,71 @@ hostop_restore() {
   else printf 'the saved copy of %s is not a regular file of uid %s; left as it is\\n' "$4" "$1" >&2; return 3; fi
 }`;
 
-/** The head of every script that changes a host: run to the end, one at a time, with the functions above. */
-export function changeScriptHead(stateRoot: string): string[] {
-  return [RUN_TO_THE_END, hostLock(stateRoot), HOST_FUNCTIONS];
+/**
+ * A daemon's proof, carried by every script it runs that changes a host, that it owns the host now (several
+ * daemons on etcd, issue 17): the create revision of its ownership key, which etcd makes strictly greater for
+ * every later claim of the host by anyone.
+ */
+export interface Fence {
+  /** A positive decimal integer (an etcd revision, int64). */
+  token: string;
+  /** The daemon's member name, recorded in the host's fence log. */
+  member: string;
+}
+
+/** What the host records of each fenced script: which request it was. */
+export type FenceStamp = Fence & { op: string };
+
+/** The host's fencing files under its state root: the highest token seen, and a log of the scripts let in. */
+export function fencePaths(stateRoot: string): { token: string; log: string } {
+  return { token: `${stateRoot}/fence`, log: `${stateRoot}/fence.log` };
+}
+
+/** Lines kept of the fence log once it passes 64 KiB (it is trimmed, never rotated away). */
+const FENCE_LOG_KEEP = 500;
+
+/**
+ * Under the host lock, so no claim can slip in between the check and the writes: the host keeps the highest
+ * token any script brought in `fence`; a script with a lower one is from a daemon that lost the host (paused,
+ * partitioned, or simply late) and is refused before it touches anything (`fenced N`, status 76). A higher or
+ * equal token is let in, raises the kept one, and is logged as `EPOCH TOKEN MEMBER OP` in `fence.log`: the
+ * host's own record of who wrote to it, and in which order.
+ */
+function fenceCheck(stateRoot: string, f: FenceStamp): string {
+  if (!/^[1-9][0-9]{0,18}$/.test(f.token))
+    throw new HostopError('BadFence', `not a fencing token: ${f.token}`, false);
+  const p = fencePaths(stateRoot);
+  const [F, L, T] = [quoteArg(p.token), quoteArg(p.log), f.token];
+  return [
+    `f=$(cat -- ${F} 2>/dev/null); case $f in ''|*[!0-9]*) f=0;; esac`,
+    `if [ "$f" -gt ${T} ]; then echo "fenced $f"; exit 76; fi`,
+    `if [ "$f" -lt ${T} ]; then { printf '%s\n' ${T} > ${F}.new && mv -f -- ${F}.new ${F}; } 2>/dev/null || { echo 'fenced unwritable'; exit 76; }; fi`,
+    `[ "$(stat -c %s -- ${L} 2>/dev/null || echo 0)" -le 65536 ] || { tail -n ${FENCE_LOG_KEEP} -- ${L} > ${L}.new && mv -f -- ${L}.new ${L}; } 2>/dev/null`,
+    `printf '%s %s %s %s\n' "$(date +%s.%N)" ${T} ${quoteArg(f.member)} ${quoteArg(f.op)} >> ${L}`,
+  ].join('\n');
+}
+
+/**
+ * The head of every script that changes a host: run to the end, one at a time (and, when fenced, only while
+ * this daemon's fencing token is the host's highest), with the functions above.
+ */
+export function changeScriptHead(stateRoot: string, fence?: FenceStamp): string[] {
+  return [
+    RUN_TO_THE_END,
+    hostLock(stateRoot),
+    ...(fence ? [fenceCheck(stateRoot, fence)] : []),
+    HOST_FUNCTIONS,
+  ];
+}
+
+/** Only raises the host's fence to this daemon's token (its first act on a host it has just claimed). */
+export function raiseFenceScript(stateRoot: string, fence: FenceStamp): string {
+  return `${[...changeScriptHead(stateRoot, fence), 'echo fence ok'].join('\n')}\n`;
+}
+
+export function parseRaiseFenceOutput(stdout: string, host: string): void {
+  assertNotLocked(stdout, host);
+  if (stdout !== 'fence ok\n') throw new ProtocolError('fence script output is incomplete', { host });
 }
 
 /** `W=...` for DIR: the writer check, as its own command so the variables outlive the `$(...)` that use them. */
@@ -132,13 +194,26 @@ export function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/')) || '/';
 }
 
-/** A script that printed `locked` waited HOST_LOCK_WAIT_S for another hostop script on the host and gave up. */
+/**
+ * A script that printed `locked` waited HOST_LOCK_WAIT_S for another hostop script on the host and gave up; one
+ * that printed `fenced N` was refused by the host's fence (another daemon owns the host now) and did nothing.
+ */
 export function assertNotLocked(stdout: string, host: string): void {
   if (stdout === 'locked\n')
     throw new HostopError(
       'HostBusy',
       `another hostop script is still running on the host (it held the host lock for over ${HOST_LOCK_WAIT_S} s); will retry`,
       true,
+      { host },
+    );
+  const fenced = /^fenced (\S+)\n$/.exec(stdout);
+  if (fenced)
+    throw new HostopError(
+      'Fenced',
+      fenced[1] === 'unwritable'
+        ? 'the host fence could not be written; nothing was changed'
+        : `another hostop daemon took this host over (the host holds fencing token ${fenced[1]}); nothing was changed`,
+      false,
       { host },
     );
 }
@@ -197,8 +272,8 @@ function atomicWrite(path: string, content: string, mode: string): string {
  * for the candidates; a directory only root can enter would hide a 0644 file from the service that reads it).
  * Prints `staged I RC B64ERR` and, when a validator ran, `validated I RC B64OUT` per item.
  */
-export function stageScript(items: StageItem[], stateRoot: string): string {
-  const lines = changeScriptHead(stateRoot);
+export function stageScript(items: StageItem[], stateRoot: string, fence?: FenceStamp): string {
+  const lines = changeScriptHead(stateRoot, fence);
   items.forEach((it, i) => {
     const d = quoteArg(parentOf(it.path));
     const t = quoteArg(tempPathFor(it.path));
@@ -281,11 +356,12 @@ export function activateScript(
     chmods?: ChmodItem[];
     /** Targets whose staged candidates are to be removed (their resource failed). */
     unstage?: string[];
+    fence?: FenceStamp;
   },
 ): string {
   const root = opts.stateRoot;
   const lines = [
-    ...changeScriptHead(root),
+    ...changeScriptHead(root, opts.fence),
     `mkdir -p -- ${quoteArg(`${root}/backup`)} ${quoteArg(`${root}/original`)} && chmod 700 -- ${quoteArg(root)}`,
   ];
   items.forEach((it, i) => {
@@ -327,8 +403,8 @@ function unstageLine(path: string): string {
  * Removes the candidates beside `paths` that a pass which lost its connection left behind (under the host lock,
  * as whoever may act in each directory). Prints `unstaged`.
  */
-export function unstageScript(paths: string[], stateRoot: string): string {
-  return `${[...changeScriptHead(stateRoot), ...paths.map(unstageLine), 'echo unstaged'].join('\n')}\n`;
+export function unstageScript(paths: string[], stateRoot: string, fence?: FenceStamp): string {
+  return `${[...changeScriptHead(stateRoot, fence), ...paths.map(unstageLine), 'echo unstaged'].join('\n')}\n`;
 }
 
 export function parseUnstageOutput(stdout: string, host: string): void {
@@ -465,9 +541,15 @@ export interface RestoreItem {
  */
 export function restoreScript(
   items: RestoreItem[],
-  opts: { stateRoot: string; inventory: string; daemonReload: boolean; units: UnitAction[] },
+  opts: {
+    stateRoot: string;
+    inventory: string;
+    daemonReload: boolean;
+    units: UnitAction[];
+    fence?: FenceStamp;
+  },
 ): string {
-  const lines = changeScriptHead(opts.stateRoot);
+  const lines = changeScriptHead(opts.stateRoot, opts.fence);
   items.forEach((it, i) => {
     const p = quoteArg(it.path);
     const src = quoteArg(`${opts.stateRoot}/${it.from}/${pathId(it.path)}`);

@@ -1,6 +1,6 @@
 import { ProtocolError } from '../core/errors.js';
 import { quoteArg, quoteArgv } from '../ssh/quote.js';
-import { assertNotLocked, changeScriptHead, pipeFromHeredoc } from './apply-scripts.js';
+import { type FenceStamp, assertNotLocked, changeScriptHead, pipeFromHeredoc } from './apply-scripts.js';
 
 /**
  * Pure builders of the scripts that put packages on a host, and strict parsers of what they print. A `.deb`
@@ -107,9 +107,9 @@ function stepArgv(s: PackageStep): string[] {
  * not a terminal to dpkg as it is (apt-pkg/deb/dpkgpm.cc, direct_stdin): a prompt left over fails at once ("end
  * of file on stdin at conffile prompt", dpkg src/main/configure.c show_prompt) instead of hanging.
  */
-export function installScript(steps: PackageStep[], stateRoot: string): string {
+export function installScript(steps: PackageStep[], stateRoot: string, fence?: FenceStamp): string {
   return [
-    ...changeScriptHead(stateRoot),
+    ...changeScriptHead(stateRoot, fence),
     'DEBIAN_FRONTEND=noninteractive; export DEBIAN_FRONTEND',
     'T=$(mktemp) || exit 3',
     ...steps.map((s, i) => {
