@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# lab-01 … lab-50 for the feature, fault and load tests, lab-51 … lab-66 for the reference fleet, lab-67 … lab-70 for the host watches.
-LAB_HOSTS="${HOSTOP_TEST_LAB_HOSTS:-70}"
+# lab-01 … lab-50 for the feature, fault and load tests, lab-51 … lab-66 for the reference fleet, lab-67 … lab-70 for the host
+# watches, lab-71 … lab-100 for several daemons sharing the fleet (test/lab/cluster.test.ts).
+LAB_HOSTS="${HOSTOP_TEST_LAB_HOSTS:-100}"
 
 log() { printf '\n=== %s\n' "$*"; }
 

@@ -1,5 +1,7 @@
+import { hostname } from 'node:os';
 import { Option } from 'commander';
-import { dirCommand, durationOption, exits, positiveIntOption } from './args.js';
+import type { EtcdOptions } from '../daemon/run-daemon.js';
+import { UsageError, dirCommand, durationOption, exits, positiveIntOption } from './args.js';
 
 interface RunOptions {
   inventory?: string;
@@ -16,6 +18,32 @@ interface RunOptions {
   shutdownGrace: number;
   probeTimeout: number;
   logLevel?: string;
+  etcdEndpoints?: string[];
+  etcdPrefix: string;
+  member?: string;
+  etcdLeaseTtl: number;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
+}
+
+/** A member name: it becomes part of etcd keys and of the hosts' fence logs, so it stays plain. */
+const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function parseEndpoints(text: string): string[] {
+  const urls = text
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const u of urls)
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(u))
+      throw new UsageError(
+        `--etcd-endpoints: ${JSON.stringify(u)} is not an etcd client URL (http(s)://HOST:PORT)`,
+      );
+  if (urls.length === 0) throw new UsageError('--etcd-endpoints: no URL given');
+  return urls;
 }
 
 /** `hostop run`: the daemon (wired together in daemon/run-daemon.ts). */
@@ -73,7 +101,36 @@ export const runCommand = dirCommand(
     ),
   )
   .option('--log-level <L>', 'pino level (default: info)')
-  .addHelpText('after', '\nSignals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the desired state.')
+  .addOption(
+    new Option(
+      '--etcd-endpoints <URLS>',
+      'share the fleet with other daemons through etcd (comma-separated client URLs): each host is reconciled ' +
+        'by exactly one live daemon, and taken over when that one dies',
+    ).argParser(parseEndpoints),
+  )
+  .option('--etcd-prefix <P>', 'the key prefix in etcd shared by these daemons', '/hostop/')
+  .option(
+    '--member <NAME>',
+    "this daemon's name among them; two live daemons with one name are refused (default: the hostname)",
+  )
+  .addOption(
+    durationOption(
+      '--etcd-lease-ttl <D>',
+      'membership lease: a daemon silent this long loses its hosts',
+      '10s',
+    ),
+  )
+  .option('--etcd-ca <F>', "CA certificate of etcd's TLS (https:// endpoints)")
+  .option('--etcd-cert <F>', 'client certificate for etcd (with --etcd-key)')
+  .option('--etcd-key <F>', 'client key for etcd')
+  .option('--etcd-user <NAME>', 'etcd user (with --etcd-password-file)')
+  .option('--etcd-password-file <F>', "file holding the etcd user's password")
+  .addHelpText(
+    'after',
+    '\nSignals: SIGTERM/SIGINT stop gracefully (with etcd: its hosts are handed over at once), SIGHUP reloads the ' +
+      'desired state.\n\nSeveral daemons: start each with the same --etcd-endpoints and its own --member; ' +
+      'see README.md, "Several daemons on etcd".',
+  )
   .action(
     exits(async (dir: string, opts: RunOptions) => {
       // The daemon's adapters (watcher, HTTP, metrics, logger) load only when the daemon runs.
@@ -94,6 +151,42 @@ export const runCommand = dirCommand(
         listen: opts.listen,
         prune: opts.prune,
         logLevel: opts.logLevel,
+        etcd: etcdOptions(opts),
       });
     }),
   );
+
+function etcdOptions(o: RunOptions): EtcdOptions | undefined {
+  const etcdOnly = ['etcdCa', 'etcdCert', 'etcdKey', 'etcdUser', 'etcdPasswordFile', 'member'] as const;
+  if (!o.etcdEndpoints) {
+    const stray = etcdOnly.find((k) => o[k] !== undefined);
+    if (stray) throw new UsageError(`--${kebab(stray)} needs --etcd-endpoints`);
+    return undefined;
+  }
+  const member = o.member ?? hostname().split('.')[0]!;
+  if (!MEMBER_NAME.test(member))
+    throw new UsageError(
+      `--member: ${JSON.stringify(member)} is not a member name (letters, digits, . _ -; up to 63)`,
+    );
+  if (o.etcdLeaseTtl < 2000) throw new UsageError('--etcd-lease-ttl: at least 2s');
+  if (Boolean(o.etcdCert) !== Boolean(o.etcdKey))
+    throw new UsageError('--etcd-cert and --etcd-key go together');
+  if (Boolean(o.etcdUser) !== Boolean(o.etcdPasswordFile))
+    throw new UsageError('--etcd-user and --etcd-password-file go together');
+  if (o.etcdCert && !o.etcdCa) throw new UsageError('--etcd-cert needs --etcd-ca');
+  return {
+    endpoints: o.etcdEndpoints,
+    prefix: o.etcdPrefix.endsWith('/') ? o.etcdPrefix : `${o.etcdPrefix}/`,
+    member,
+    leaseTtlS: Math.round(o.etcdLeaseTtl / 1000),
+    caFile: o.etcdCa,
+    certFile: o.etcdCert,
+    keyFile: o.etcdKey,
+    user: o.etcdUser,
+    passwordFile: o.etcdPasswordFile,
+  };
+}
+
+function kebab(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

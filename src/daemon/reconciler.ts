@@ -40,6 +40,20 @@ export interface ReconcilerOptions {
   metrics: HostopMetrics;
   status: StatusStore;
   log: Logger;
+  /** Several daemons sharing the fleet (issue 17): which hosts are this daemon's, and whether it may write. */
+  scope?: FleetScope;
+  /** Where passes get their executors when they differ from `pool` (the fenced ones of a shared fleet). */
+  executors?: ExecutorSource;
+  /** After each recorded pass (the owner publishes the host's status for the other daemons). */
+  onRecorded?(host: string): void;
+}
+
+/** The share of the fleet this daemon works on. Alone, every host, always enforcing. */
+export interface FleetScope {
+  owns(host: string): boolean;
+  enforcing(): boolean;
+  /** The hosts of the snapshot now in force, to share out. */
+  setHosts(hosts: readonly string[]): void;
 }
 
 /** Pass statuses that found the host not as desired (a host that could not be probed found nothing). */
@@ -55,6 +69,8 @@ class PassFailed extends HostopError {}
  */
 export class Reconciler {
   private snapshot?: Snapshot;
+  /** Every host's intent in the snapshot in force, and the share of it this daemon works on (`intents`). */
+  private rendered = new Map<string, { intent: HostIntent; hash: string }>();
   private intents = new Map<string, HostIntent>();
   private hashes = new Map<string, string>();
   private readonly memory = new Map<string, HostMemory>();
@@ -168,11 +184,31 @@ export class Reconciler {
         message: `revision ${snapshot.revision ?? 'unknown'} in force`,
       });
 
+    this.rendered = new Map(rendered.map((i) => [i.host.name, { intent: i, hash: hashIntent(i) }]));
+    this.opts.scope?.setHosts([...this.rendered.keys()]);
+    this.applyScope(first);
+    log.info(
+      { revision: snapshot.revision, hosts: this.rendered.size, owned: this.intents.size },
+      'desired state loaded',
+    );
+  }
+
+  /**
+   * Works on the hosts of the snapshot this daemon owns: drops those it no longer owns or that left (their
+   * watches, metrics and status go with them), and enqueues those whose intent is new to it.
+   */
+  rescope(): void {
+    if (this.snapshot && !this.stopping) this.applyScope(false);
+  }
+
+  private applyScope(first: boolean): void {
+    const { metrics, status, scope } = this.opts;
     const next = new Map<string, HostIntent>();
     const nextHashes = new Map<string, string>();
-    for (const intent of rendered) {
-      next.set(intent.host.name, intent);
-      nextHashes.set(intent.host.name, hashIntent(intent));
+    for (const [host, { intent, hash }] of this.rendered) {
+      if (scope && !scope.owns(host)) continue;
+      next.set(host, intent);
+      nextHashes.set(host, hash);
     }
     for (const [host, intent] of this.intents) {
       if (!next.has(host)) this.forgetHost(host);
@@ -185,17 +221,24 @@ export class Reconciler {
     const toEnqueue = [...nextHashes].filter(([h, hash]) => this.hashes.get(h) !== hash).map(([h]) => h);
     this.intents = next;
     this.hashes = nextHashes;
-    this.opts.pool.retain(snapshot.hosts);
+    this.opts.pool.retain([...next.values()].map((i) => i.host));
+    metrics.setOwnership([...this.rendered.keys()].map((host) => ({ host, owned: next.has(host) })));
     status.prune({
       hosts: next.keys(),
       resources: [...next.values()].flatMap((i) => resourcesOf(i).map((r) => ({ host: i.host.name, ...r }))),
     });
     if (first) for (const h of next.keys()) this.firstPass.add(h);
-    log.info(
-      { revision: snapshot.revision, hosts: next.size, enqueued: toEnqueue.length },
-      'desired state loaded',
-    );
     for (const h of toEnqueue) this.queue.add(h);
+  }
+
+  /** Resolves once no pass of `host` is running. */
+  idle(host: string): Promise<void> {
+    return this.queue.settled(host);
+  }
+
+  /** Every host of the snapshot in force (this daemon's or not). */
+  hosts(): string[] {
+    return [...this.rendered.keys()];
   }
 
   /** Secret values of the snapshot in force, for the logger's and the status store's masking. */
@@ -290,6 +333,7 @@ export class Reconciler {
     });
     logPass(log, after.logLevel, outcome);
     this.hostStates.set(host, after.state);
+    this.opts.onRecorded?.(host);
     if (after.retry) {
       const { code, message, retryable } = after.retry;
       throw new PassFailed(code, message, retryable, { host });
@@ -305,8 +349,8 @@ export class Reconciler {
   ): Promise<HostOutcome> {
     const memory = this.memory.get(host) ?? newHostMemory();
     this.memory.set(host, memory);
-    return (this.opts.pass ?? reconcileHost)(this.opts.pool, intent, memory, {
-      apply: this.opts.mode === 'enforce' && !stalled,
+    return (this.opts.pass ?? reconcileHost)(this.opts.executors ?? this.opts.pool, intent, memory, {
+      apply: this.opts.mode === 'enforce' && !stalled && (this.opts.scope?.enforcing() ?? true),
       prune: this.opts.prune,
       wantDiffs: false,
       probeTimeoutMs: this.opts.probeTimeoutMs,

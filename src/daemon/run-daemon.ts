@@ -1,12 +1,16 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { startHttpServer } from '../observe/http-server.js';
+import { DEFAULT_LISTEN, startHttpServer } from '../observe/http-server.js';
 import { type Logger, createLogger } from '../observe/logger.js';
-import { createMetrics } from '../observe/metrics.js';
+import { type HostopMetrics, createMetrics } from '../observe/metrics.js';
 import { GIT_NO_HOOKS } from '../source/load.js';
 import { watchPaths } from '../source/watch-dir.js';
 import { ConnectionPool } from '../ssh/connection-pool.js';
+import { Coordinator } from './coordinator.js';
+import { FencedExecutors } from './fenced-executors.js';
+import { fleetStatus } from './fleet-status.js';
 import { Reconciler } from './reconciler.js';
 import { createFileStatusPersistence } from './status-file.js';
 import { StatusStore } from './status-store.js';
@@ -28,6 +32,20 @@ export interface DaemonOptions {
   listen?: string;
   prune: boolean;
   logLevel?: string;
+  /** Several daemons sharing the fleet through etcd (issue 17); absent: this daemon reconciles every host. */
+  etcd?: EtcdOptions;
+}
+
+export interface EtcdOptions {
+  endpoints: string[];
+  prefix: string;
+  member: string;
+  leaseTtlS: number;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  user?: string;
+  passwordFile?: string;
 }
 
 /**
@@ -46,6 +64,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   }
   const metrics = createMetrics();
   const pool = new ConnectionPool();
+  const late: { reconciler?: Reconciler } = {};
+  const coordinator = o.etcd && createCoordinator(o.etcd, o.listen, metrics, log, late);
   const reconciler = new Reconciler({
     ...o,
     pool,
@@ -53,8 +73,22 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     status,
     log,
     packageCache: join(o.stateDir, 'packages'),
+    ...(coordinator && {
+      scope: coordinator,
+      executors: new FencedExecutors(pool, coordinator),
+      onRecorded: (host: string) => coordinator.publish(host, status.hostView(host)),
+    }),
   });
+  late.reconciler = reconciler;
   secrets.of = reconciler;
+  if (coordinator) {
+    try {
+      await coordinator.start();
+    } catch (err) {
+      await coordinator.stop();
+      throw err;
+    }
+  }
   const http = await startHttpServer({
     listen: o.listen,
     token,
@@ -64,8 +98,15 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         contentType: metrics.registry.contentType,
         body: await metrics.registry.metrics(),
       }),
-      ready: () => reconciler.ready(),
-      status: () => status.snapshot(),
+      ready: () => reconciler.ready() && (coordinator?.enforcing() ?? true),
+      notReadyReason: () =>
+        coordinator && !coordinator.enforcing()
+          ? 'not enforcing: no valid etcd lease (detecting only)'
+          : reconciler.ready()
+            ? undefined
+            : 'first passes not done',
+      status: () =>
+        coordinator ? fleetStatus(status.snapshot(), reconciler.hosts(), coordinator) : status.snapshot(),
     },
   });
   log.info(
@@ -100,6 +141,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       const report = await reconciler.stop(o.graceMs);
       if (report.aborted.length)
         log.warn({ hosts: report.aborted }, 'aborted passes still running at the end of the grace period');
+      // Its hosts are released at once (the other members claim them) rather than after the lease lapses.
+      await coordinator?.stop();
       pool.closeAll();
       await http.close();
       await status.close();
@@ -112,6 +155,36 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       log.info('SIGHUP: reloading the desired state');
       void reconciler.reload().then(() => reconciler.resyncAll());
     });
+  });
+}
+
+/** The etcd coordination of a daemon that shares the fleet; the reconciler it drives is created after it. */
+function createCoordinator(
+  e: EtcdOptions,
+  listen: string | undefined,
+  metrics: HostopMetrics,
+  log: Logger,
+  late: { reconciler?: Reconciler },
+): Coordinator {
+  const read = (f: string | undefined) => (f === undefined ? undefined : readFileSync(f));
+  const ca = read(e.caFile);
+  return new Coordinator({
+    endpoints: e.endpoints,
+    prefix: e.prefix,
+    member: e.member,
+    ttlS: e.leaseTtlS,
+    tls: ca && { ca, cert: read(e.certFile), key: read(e.keyFile) },
+    auth: e.user
+      ? { username: e.user, password: readFileSync(e.passwordFile ?? '', 'utf8').trim() }
+      : undefined,
+    about: { pid: process.pid, hostname: hostname(), listen: listen ?? DEFAULT_LISTEN },
+    metrics,
+    log,
+    onOwnership: () => late.reconciler?.rescope(),
+    onEnforcing: (enforcing) => {
+      if (enforcing) late.reconciler?.resyncAll();
+    },
+    idle: (host) => late.reconciler?.idle(host) ?? Promise.resolve(),
   });
 }
 

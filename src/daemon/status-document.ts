@@ -28,6 +28,8 @@ export interface HostStatus {
   lastError?: { code: string; message: string };
   /** The host watch: how changes there are seen (`none`: only by the resync), since when, and why it stopped. */
   watch?: { state: string; since: string; message?: string };
+  /** Several daemons on etcd: the member that owns the host (absent: none does right now). */
+  owner?: string;
 }
 
 export interface DesiredStateStatus {
@@ -79,6 +81,26 @@ export interface StatusSnapshot {
   hosts: HostStatus[];
   resources: ResourceStatus[];
   events: StatusEvent[];
+  /** Several daemons on etcd: this daemon's view of the coordination (absent when it runs alone). */
+  coordination?: FleetCoordination;
+}
+
+/** What `/status` says of the daemons that share the fleet. */
+export interface FleetCoordination {
+  /** This daemon's member name. */
+  member: string;
+  etcd: 'connected' | 'lost';
+  /** Whether this daemon may write to hosts now (it holds its lease); it detects either way. */
+  enforcing: boolean;
+  /** Why it does not enforce, while it does not. */
+  reason?: string;
+  /** The live members this daemon sees. */
+  members: string[];
+  leaseTtlSeconds: number;
+  /** How many hosts this daemon owns. */
+  owned: number;
+  /** Hosts of the desired state no member owns right now. */
+  unowned: string[];
 }
 
 class ShapeError extends Error {}
@@ -116,6 +138,11 @@ export function parseStatusDocument(text: string): StatusSnapshot | string {
         str(record(w, q).since, `${q}/since`);
         optional(record(w, q).message, `${q}/message`, str);
       });
+      optional(h.owner, `${p}/owner`, str);
+    });
+    optional(doc.coordination, '/coordination', (c, q) => {
+      str(record(c, q).member, `${q}/member`);
+      bool(record(c, q).enforcing, `${q}/enforcing`);
     });
     list(doc.resources, '/resources', (r, p) => {
       for (const k of ['host', 'kind', 'name']) str(r[k], `${p}/${k}`);

@@ -234,6 +234,14 @@ export class StatusStore {
     return this.hosts.get(host)?.reachable;
   }
 
+  /** One host's record and the conditions of its resources (what its owner publishes for the other daemons). */
+  hostView(host: string): { host?: HostStatus; resources: ResourceStatus[] } {
+    return structuredClone({
+      host: this.hosts.get(host),
+      resources: [...this.resources.values()].filter((r) => r.host === host),
+    });
+  }
+
   snapshot(): StatusSnapshot {
     const byKey = (a: ResourceStatus, b: ResourceStatus) => compare(resourceId(a), resourceId(b));
     return structuredClone({

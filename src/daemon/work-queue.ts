@@ -108,6 +108,11 @@ export class WorkQueue {
     this.backoff.forget(key);
   }
 
+  /** Resolves once no worker of `key` is running (at once when none is). */
+  settled(key: string): Promise<void> {
+    return this.running.get(key)?.settled ?? Promise.resolve();
+  }
+
   /** Consecutive failures of `key` since it was last forgotten. */
   failures(key: string): number {
     return this.backoff.failures(key);

@@ -9,6 +9,8 @@ export interface HttpRoutes {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Whether the daemon is ready: first snapshot loaded and first pass done. */
   ready(): boolean;
+  /** A short fixed phrase saying why not (no host names, no addresses: /readyz is open). */
+  notReadyReason?(): string | undefined;
   /** JSON-serializable status view. */
   status(): unknown;
 }
@@ -112,7 +114,7 @@ async function handle(
   if (path === '/readyz')
     return routes.ready()
       ? send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n')
-      : send(res, req, 503, 'text/plain; charset=utf-8', 'not ready\n');
+      : send(res, req, 503, 'text/plain; charset=utf-8', `not ready${reasonOf(routes)}\n`);
   if (expected !== undefined && !authorized(req, expected)) {
     res.setHeader('WWW-Authenticate', 'Bearer realm="hostop"');
     return send(res, req, 401, 'text/plain; charset=utf-8', 'unauthorized\n');
@@ -186,4 +188,9 @@ function listen(server: Server, host: string, port: number): Promise<void> {
       resolve();
     });
   });
+}
+
+function reasonOf(routes: HttpRoutes): string {
+  const why = routes.notReadyReason?.();
+  return why ? `: ${why}` : '';
 }

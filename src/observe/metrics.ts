@@ -54,6 +54,20 @@ export interface HostopMetrics {
   recordWatchReport(host: string, outcome: 'changed' | 'unchanged'): void;
   /** `hostop_workqueue_depth`. */
   setWorkqueueDepth(depth: number): void;
+  /**
+   * `hostop_host_owned{host}` for every host of the desired state: 1 where this daemon owns the host (alone, every
+   * host), 0 where another daemon does or none does; hosts not listed lose their series.
+   */
+  setOwnership(hosts: readonly { host: string; owned: boolean }[]): void;
+  /**
+   * Several daemons on etcd: `hostop_coordination_up{member}` 1 while this daemon holds its lease and enforces,
+   * else 0; `hostop_cluster_members{member}` the live members it sees. Absent when hostop runs alone.
+   */
+  setCoordination(member: string, up: boolean, members: number): void;
+  /** `hostop_etcd_requests_total{op}` += 1: one request this daemon made of etcd (the cost of sharing the fleet). */
+  recordEtcdRequest(op: string): void;
+  /** `hostop_ownership_changes_total{change}` += 1: a host this daemon gained or lost. */
+  recordOwnershipChange(change: 'gained' | 'lost'): void;
   /** Deletes every series labelled with this host. */
   forgetHost(host: string): void;
   /** Deletes the per-resource series of one resource on one host (per-kind counters stay with the host). */
@@ -74,7 +88,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Hosto
   const desiredState = desiredStateMetrics(registers);
   const queue = queueMetrics(registers);
   const watch = watchMetrics(registers);
+  const cluster = clusterMetrics(registers);
   return {
+    ...cluster,
     registry,
     ...drift,
     ...reach,
@@ -329,6 +345,64 @@ function queueMetrics(registers: Registers): Pick<HostopMetrics, 'setWorkqueueDe
   return {
     setWorkqueueDepth(n) {
       depth.set(n);
+    },
+  };
+}
+
+/** Who owns which host, and the coordination of several daemons (issue 17). */
+function clusterMetrics(
+  registers: Registers,
+): Pick<HostopMetrics, 'setOwnership' | 'setCoordination' | 'recordEtcdRequest' | 'recordOwnershipChange'> {
+  const owned = new Gauge({
+    name: 'hostop_host_owned',
+    help: '1 on the daemon that owns the host (reconciles it), 0 on the others; a host with no 1 anywhere is owned by no one.',
+    labelNames: ['host'] as const,
+    registers,
+  });
+  const up = new Gauge({
+    name: 'hostop_coordination_up',
+    help: 'Several daemons on etcd: 1 while this daemon holds its etcd lease and enforces, 0 while it only detects.',
+    labelNames: ['member'] as const,
+    registers,
+  });
+  const members = new Gauge({
+    name: 'hostop_cluster_members',
+    help: 'Several daemons on etcd: the live members this daemon sees.',
+    labelNames: ['member'] as const,
+    registers,
+  });
+  const requests = new Counter({
+    name: 'hostop_etcd_requests_total',
+    help: 'Requests this daemon made of etcd, by operation.',
+    labelNames: ['op'] as const,
+    registers,
+  });
+  const changes = new Counter({
+    name: 'hostop_ownership_changes_total',
+    help: 'Hosts this daemon gained or lost.',
+    labelNames: ['change'] as const,
+    registers,
+  });
+  let known = new Set<string>();
+  return {
+    setOwnership(hosts) {
+      const next = new Set<string>();
+      for (const { host, owned: o } of hosts) {
+        next.add(host);
+        owned.set({ host }, o ? 1 : 0);
+      }
+      for (const h of known) if (!next.has(h)) owned.remove({ host: h });
+      known = next;
+    },
+    setCoordination(member, isUp, n) {
+      up.set({ member }, isUp ? 1 : 0);
+      members.set({ member }, n);
+    },
+    recordEtcdRequest(op) {
+      requests.inc({ op });
+    },
+    recordOwnershipChange(change) {
+      changes.inc({ change });
     },
   };
 }

@@ -176,7 +176,9 @@ export class FakeHost implements HostExecutor {
       case 'install':
         throw new Error('packages are exercised on real hosts (test/lab/packages.test.ts), not on the fake');
       case 'fence':
-        throw new Error('fencing is exercised on real hosts and the real sh (test/lab/cluster.test.ts), not on the fake');
+        throw new Error(
+          'fencing is exercised on real hosts and the real sh (test/lab/cluster.test.ts), not on the fake',
+        );
     }
   }
 

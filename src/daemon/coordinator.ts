@@ -1,0 +1,566 @@
+import {
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  type IBackoff,
+  circuitBreaker,
+  handleWhen,
+  noop,
+} from 'cockatiel';
+import {
+  Etcd3,
+  EtcdLeaseInvalidError,
+  type IKeyValue,
+  type Lease,
+  type Watcher,
+  isRecoverableError,
+} from 'etcd3';
+import type { Fence } from '../apply/apply-scripts.js';
+import { HostopError } from '../core/errors.js';
+import type { Logger } from '../observe/logger.js';
+import type { HostopMetrics } from '../observe/metrics.js';
+import { type OwnerRecord, planOwnership } from './shard.js';
+import type { FleetCoordination, HostStatus, ResourceStatus } from './status-document.js';
+
+/**
+ * Several daemons, one fleet (issue 17), on etcd's v3 API through the npm `etcd3` client.
+ *
+ * Keys under the prefix (default `/hostop/`):
+ *   members/<name>  JSON about the daemon, under its lease: the live member set. Created only if absent
+ *                   (a transaction on create_revision 0), so two live daemons never share a name.
+ *   owners/<host>   the owning member's name, under its lease. Created only if absent; its create revision is the
+ *                   claim's fencing token. A lease that lapses (a daemon killed, paused or cut off) takes its keys
+ *                   with it: "the key will be deleted if the lease expires" (etcd API guide, "Lease API";
+ *                   https://etcd.io/docs/v3.4/learning/api/#lease-api), and every later claim gets a higher revision
+ *                   ("the revision is a global logical clock, incremented for every change", etcd data model,
+ *                   https://etcd.io/docs/v3.4/learning/data_model/).
+ *   status/<host>   the host's status as its owner last saw it (not under a lease: the last word stays readable).
+ *
+ * Every member watches the prefix, agrees on the live member set, and shares the hosts out by rendezvous hashing
+ * (shard.ts). Before a changing script runs, its owner proves in one transaction that its key still stands
+ * (`confirm`), and the script carries the token to the host, which refuses a lower one than it has seen (the
+ * host fence, apply-scripts.ts): a daemon that wakes from a pause after its lease lapsed is stopped by etcd, and,
+ * if it had already passed that check, by the host.
+ *
+ * Enforcing requires a lease this daemon has renewed recently enough: it stops a third of a TTL before the lease
+ * could lapse unseen, keeps detecting, and resumes when a renewal succeeds again. etcd keeps leases across a
+ * leader change and a restart of the whole cluster, renewing their time to live ("Promote", lessor.go,
+ * https://github.com/etcd-io/etcd/blob/v3.4.23/lease/lessor.go), so a short outage costs no host a new owner.
+ */
+
+export interface CoordinatorOptions {
+  endpoints: string[];
+  prefix: string;
+  member: string;
+  ttlS: number;
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  auth?: { username: string; password: string };
+  /** Published in the member key for people looking at etcd (pid, host name, HTTP address). */
+  about: Record<string, string | number>;
+  metrics: HostopMetrics;
+  log: Logger;
+  /** The hosts this daemon owns changed: the reconciler re-scopes (adds passes for gained hosts, drops lost ones). */
+  onOwnership(): void;
+  /** Enforcing started or stopped (a lease renewed in time, or not). */
+  onEnforcing(enforcing: boolean): void;
+  /** Resolves once no pass of `host` is running: a host is released only after its owner's pass on it ends. */
+  idle(host: string): Promise<void>;
+}
+
+/** A host's status as its owner published it. */
+export interface PublishedStatus {
+  owner: string;
+  host?: HostStatus;
+  resources: ResourceStatus[];
+}
+
+/** What `/status` says of the coordination (the unowned hosts are added by fleet-status.ts). */
+export type CoordinationStatus = Omit<FleetCoordination, 'unowned'>;
+
+/** How long a unary etcd call may take before it counts as failed (the lease is renewed every TTL/3). */
+const CALL_DEADLINE_MS = 2_000;
+
+export class Coordinator {
+  private readonly client: Etcd3;
+  private readonly keys: { root: string; members: string; owners: string; status: string };
+  private lease?: { lease: Lease; id: string; validUntil: number };
+  private hosts: readonly string[] = [];
+  private members: string[] = [];
+  private readonly owned = new Map<string, string>();
+  /** Hosts being handed over: their passes may still finish with this token. */
+  private readonly releasing = new Map<string, string>();
+  /** Releases under way (one per host). */
+  private readonly handing = new Set<string>();
+  private readonly statuses = new Map<string, PublishedStatus>();
+  private readonly published = new Map<string, { text: string; at: number }>();
+  private watcher?: Watcher;
+  private syncing?: Promise<void>;
+  private syncAgain = false;
+  private enforcingNow = false;
+  private etcdState: 'connected' | 'lost' = 'lost';
+  private reason = 'not registered in etcd yet';
+  private renewTimer?: NodeJS.Timeout;
+  private tickTimer?: NodeJS.Timeout;
+  private registering = false;
+  private stopped = false;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    const p = o.prefix.endsWith('/') ? o.prefix : `${o.prefix}/`;
+    this.keys = { root: p, members: `${p}members/`, owners: `${p}owners/`, status: `${p}status/` };
+    this.client = new Etcd3({
+      hosts: o.endpoints,
+      credentials: o.tls && { rootCertificate: o.tls.ca, privateKey: o.tls.key, certChain: o.tls.cert },
+      auth: o.auth,
+      dialTimeout: CALL_DEADLINE_MS,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+      faultHandling: {
+        // No retries of our own calls (each caller has its own rhythm); a host that failed thrice rests 2 s.
+        global: noop,
+        host: () =>
+          circuitBreaker(handleWhen(isRecoverableError), {
+            halfOpenAfter: 2_000,
+            breaker: new ConsecutiveBreaker(3),
+          }),
+        // The default backs a lost watch off up to 30 s; a returning etcd should be seen within a second or two.
+        // etcd3 takes the factory and calls next() itself (namespace.js, watch.js), whatever its typing says.
+        watchBackoff: new ExponentialBackoff({
+          initialDelay: 100,
+          maxDelay: 1_000,
+        }) as unknown as IBackoff<unknown>,
+      },
+    });
+  }
+
+  /**
+   * Joins: a lease, the member key (waiting up to one TTL for a key of the same name to lapse, as after a crash
+   * and restart; refused after that), the watch, the first share-out. Rejects when etcd cannot be reached or the
+   * name is held by a live daemon.
+   */
+  async start(): Promise<void> {
+    await this.register(true);
+    this.watcher = await this.client.watch().prefix(this.keys.root).create();
+    this.count('watch');
+    this.watcher.on('put', (kv) => this.watched(kv, false));
+    this.watcher.on('delete', (kv) => this.watched(kv, true));
+    this.watcher.on('connected', () => {
+      this.o.log.info('etcd watch connected');
+      void this.loadStatuses();
+      this.scheduleSync();
+    });
+    this.watcher.on('disconnected', (err) =>
+      this.o.log.warn({ err: String(err) }, 'etcd watch lost; reconnecting'),
+    );
+    this.watcher.on('error', (err) => this.o.log.warn({ err: String(err) }, 'etcd watch error'));
+    await this.loadStatuses();
+    this.scheduleSync();
+    this.tickTimer = setInterval(() => this.tick(), 250);
+    this.tickTimer.unref();
+  }
+
+  /** The hosts of the snapshot in force: shared out anew. */
+  setHosts(hosts: readonly string[]): void {
+    this.hosts = [...hosts];
+    this.scheduleSync();
+  }
+
+  owns(host: string): boolean {
+    return this.owned.has(host);
+  }
+
+  /**
+   * Whether this daemon may change hosts now: its lease was renewed less than two thirds of a TTL ago. Read from
+   * the clock, not from the last tick, so a daemon that wakes from a pause knows at once.
+   */
+  enforcing(): boolean {
+    return this.lease !== undefined && Date.now() < this.lease.validUntil - (this.o.ttlS * 1000) / 3;
+  }
+
+  /** The fence a changing script on `host` carries; undefined once the host is not this daemon's. */
+  fenceOf(host: string): Fence | undefined {
+    const token = this.owned.get(host) ?? this.releasing.get(host);
+    return token === undefined ? undefined : { token, member: this.o.member };
+  }
+
+  /**
+   * Proves in etcd, just before a write, that `host`'s key is still this claim's (same create revision, same
+   * member): a lapsed lease or a new owner fails the comparison. Throws Fenced, or CoordinationLost when etcd
+   * cannot answer; either way nothing is written.
+   */
+  async confirm(host: string, fence: Fence): Promise<void> {
+    if (!this.enforcing())
+      throw new HostopError('CoordinationLost', `not enforcing: ${this.reason}; nothing written`, true, {
+        host,
+      });
+    const key = this.keys.owners + host;
+    let ok: boolean;
+    try {
+      this.count('txn');
+      const res = await this.client
+        .if(key, 'Create', '==', fence.token)
+        .and(key, 'Value', '==', fence.member)
+        .commit();
+      ok = res.succeeded;
+    } catch (err) {
+      throw new HostopError(
+        'CoordinationLost',
+        `etcd did not confirm ownership: ${String(err)}; nothing written`,
+        true,
+        {
+          host,
+          cause: err,
+        },
+      );
+    }
+    if (!ok) {
+      this.scheduleSync();
+      throw new HostopError('Fenced', 'this daemon no longer owns the host in etcd; nothing written', false, {
+        host,
+      });
+    }
+  }
+
+  /**
+   * Publishes `host`'s status for the other daemons' `/status` (when its content changed, or once a minute so the
+   * probe time stays fresh).
+   */
+  publish(host: string, status: Omit<PublishedStatus, 'owner'>): void {
+    if (!this.owned.has(host) || !this.lease) return;
+    const doc: PublishedStatus = { owner: this.o.member, ...status };
+    const text = JSON.stringify(doc);
+    const content = JSON.stringify({ ...doc, host: doc.host && { ...doc.host, lastProbeTime: undefined } });
+    const last = this.published.get(host);
+    if (last?.text === content && Date.now() - last.at < 60_000) return;
+    this.published.set(host, { text: content, at: Date.now() });
+    this.statuses.set(host, doc);
+    this.count('put');
+    this.client
+      .put(this.keys.status + host)
+      .value(text)
+      .exec()
+      .catch((err) => {
+        this.published.delete(host);
+        this.o.log.debug({ host, err: String(err) }, 'publishing a host status to etcd failed');
+      });
+  }
+
+  /** The owner of each host of the desired state as this daemon last saw it, and the statuses published. */
+  fleet(): { owners: Map<string, string>; statuses: Map<string, PublishedStatus> } {
+    const owners = new Map<string, string>();
+    for (const [h, rec] of this.ownerRecords) owners.set(h, rec.member);
+    for (const h of this.owned.keys()) owners.set(h, this.o.member);
+    return { owners, statuses: this.statuses };
+  }
+
+  status(): CoordinationStatus {
+    return {
+      member: this.o.member,
+      etcd: this.etcdState,
+      enforcing: this.enforcingNow,
+      ...(this.enforcingNow ? {} : { reason: this.reason }),
+      members: [...this.members],
+      leaseTtlSeconds: this.o.ttlS,
+      owned: this.owned.size,
+    };
+  }
+
+  /** Leaves: releases every host (their new owners claim them at once) and revokes the lease. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.renewTimer);
+    clearInterval(this.tickTimer);
+    await this.watcher?.cancel().catch(() => undefined);
+    const lease = this.lease;
+    this.lease = undefined;
+    this.owned.clear();
+    if (lease) {
+      this.count('revoke');
+      await lease.lease.revoke().catch(() => undefined);
+    }
+    this.client.close();
+  }
+
+  private ownerRecords = new Map<string, OwnerRecord>();
+
+  private count(op: string): void {
+    this.o.metrics.recordEtcdRequest(op);
+  }
+
+  /**
+   * A lease, then the member key under it. At start a name held by another lease is waited on for one TTL (a
+   * crashed daemon's key lapses), then refused; after a loss it is retried until it can be taken.
+   */
+  private async register(first: boolean): Promise<void> {
+    const deadline = Date.now() + (this.o.ttlS + 2) * 1000;
+    for (;;) {
+      const lease = this.client.lease(this.o.ttlS, { autoKeepAlive: false });
+      lease.on('lost', () => undefined); // handled where keepaliveOnce rejects
+      const sent = Date.now();
+      this.count('grant');
+      const id = await lease.grant();
+      const key = this.keys.members + this.o.member;
+      const about = JSON.stringify({
+        member: this.o.member,
+        ...this.o.about,
+        since: new Date().toISOString(),
+      });
+      this.count('txn');
+      const res = await this.client
+        .if(key, 'Create', '==', 0)
+        .then(this.client.put(key).value(about).lease(id))
+        .else(this.client.get(key))
+        .commit();
+      if (res.succeeded) {
+        this.lease = { lease, id, validUntil: sent + this.o.ttlS * 1000 };
+        this.etcdState = 'connected';
+        this.o.log.info({ member: this.o.member, lease: id, ttlS: this.o.ttlS }, 'joined the fleet in etcd');
+        this.scheduleRenew();
+        this.tick();
+        return;
+      }
+      this.count('revoke');
+      await lease.revoke().catch(() => undefined);
+      const holder = res.responses[0]?.response_range?.kvs?.[0]?.value?.toString() ?? '';
+      if (first && Date.now() > deadline)
+        throw new HostopError(
+          'MemberNameTaken',
+          `member name "${this.o.member}" is held by a live daemon (${holder.slice(0, 300)}); give this one another --member`,
+          false,
+        );
+      this.reason = `member name "${this.o.member}" is held by another daemon; waiting for it to lapse`;
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (this.stopped) return;
+    }
+  }
+
+  /** Renews the lease every TTL/3; a renewal etcd answers with "no such lease" means the lease is gone. */
+  private scheduleRenew(): void {
+    this.renewTimer = setTimeout(() => void this.renew(), (this.o.ttlS * 1000) / 3);
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const current = this.lease;
+    if (!current || this.stopped) return;
+    const sent = Date.now();
+    try {
+      this.count('keepalive');
+      const res = await current.lease.keepaliveOnce({ deadline: sent + CALL_DEADLINE_MS });
+      if (this.lease === current) {
+        current.validUntil = sent + Number(res.TTL) * 1000;
+        if (this.etcdState === 'lost') this.o.log.info('etcd answers again; lease renewed');
+        this.etcdState = 'connected';
+        this.tick();
+      }
+    } catch (err) {
+      if (this.lease !== current) return;
+      if (err instanceof EtcdLeaseInvalidError) {
+        this.leaseGone('etcd says the lease has expired');
+        return;
+      }
+      if (this.etcdState === 'connected')
+        this.o.log.warn({ err: String(err) }, 'etcd unreachable: lease not renewed');
+      this.etcdState = 'lost';
+      this.reason = `etcd unreachable since ${new Date(sent).toISOString()}`;
+    }
+    this.scheduleRenew();
+  }
+
+  /** Local checks, four times a second: enforce only with a third of a TTL of lease left; a lapsed one is gone. */
+  private tick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (this.lease && now >= this.lease.validUntil)
+      this.leaseGone('the lease lapsed before it could be renewed');
+    const enforcing = this.enforcing();
+    if (enforcing !== this.enforcingNow) {
+      this.enforcingNow = enforcing;
+      if (enforcing) this.reason = '';
+      else if (this.lease && this.etcdState === 'connected') this.reason = 'lease renewal is late';
+      this.o.log[enforcing ? 'info' : 'warn'](
+        { member: this.o.member, reason: enforcing ? undefined : this.reason },
+        enforcing
+          ? 'enforcing: this daemon holds its lease'
+          : 'not enforcing (detecting only) until the lease is renewed',
+      );
+      this.o.onEnforcing(enforcing);
+    }
+    this.o.metrics.setCoordination(this.o.member, enforcing, this.members.length);
+  }
+
+  /** The lease is gone: every host with it (others claim them). Join again with a new lease. */
+  private leaseGone(why: string): void {
+    const lost = this.lease;
+    if (!lost) return;
+    this.lease = undefined;
+    clearTimeout(this.renewTimer);
+    this.reason = why;
+    this.o.log.warn({ member: this.o.member, lease: lost.id, hosts: this.owned.size }, `lease lost: ${why}`);
+    this.dropAll();
+    this.tick();
+    void this.rejoin();
+  }
+
+  private dropAll(): void {
+    for (let i = 0; i < this.owned.size; i++) this.o.metrics.recordOwnershipChange('lost');
+    this.owned.clear();
+    this.releasing.clear();
+    this.o.onOwnership();
+  }
+
+  private async rejoin(): Promise<void> {
+    if (this.registering) return;
+    this.registering = true;
+    try {
+      while (!this.stopped && !this.lease) {
+        try {
+          await this.register(false);
+        } catch (err) {
+          this.reason = `etcd unreachable: ${String(err).slice(0, 200)}`;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    } finally {
+      this.registering = false;
+    }
+    this.scheduleSync();
+  }
+
+  private watched(kv: IKeyValue, deleted: boolean): void {
+    const key = kv.key.toString();
+    if (key.startsWith(this.keys.status)) {
+      const host = key.slice(this.keys.status.length);
+      if (deleted) this.statuses.delete(host);
+      else {
+        const doc = parsePublished(kv.value.toString());
+        if (doc) this.statuses.set(host, doc);
+      }
+      return;
+    }
+    this.scheduleSync();
+  }
+
+  private async loadStatuses(): Promise<void> {
+    try {
+      this.count('range');
+      const res = await this.client.getAll().prefix(this.keys.status).exec();
+      this.statuses.clear();
+      for (const kv of res.kvs) {
+        const doc = parsePublished(kv.value.toString());
+        if (doc) this.statuses.set(kv.key.toString().slice(this.keys.status.length), doc);
+      }
+    } catch (err) {
+      this.o.log.debug({ err: String(err) }, 'reading the published statuses failed');
+    }
+  }
+
+  /** Runs `sync` once now, or once more after the one running. */
+  private scheduleSync(): void {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = (async () => {
+      do {
+        this.syncAgain = false;
+        await this.sync().catch((err) => {
+          this.o.log.warn({ err: String(err) }, 'sharing out the hosts failed; retrying');
+          setTimeout(() => this.scheduleSync(), 1_000).unref();
+        });
+      } while (this.syncAgain && !this.stopped);
+    })().finally(() => {
+      this.syncing = undefined;
+    });
+  }
+
+  /** Reads members and owners, then claims and releases as planOwnership says. */
+  private async sync(): Promise<void> {
+    const current = this.lease;
+    if (!current || this.stopped) return;
+    this.count('range');
+    this.count('range');
+    const [m, o] = await Promise.all([
+      this.client.getAll().prefix(this.keys.members).keys(),
+      this.client.getAll().prefix(this.keys.owners).exec(),
+    ]);
+    if (this.lease !== current) return;
+    this.members = m.map((k) => k.slice(this.keys.members.length)).sort();
+    this.ownerRecords = new Map(
+      o.kvs.map((kv) => [
+        kv.key.toString().slice(this.keys.owners.length),
+        { member: kv.value.toString(), lease: String(kv.lease), token: String(kv.create_revision) },
+      ]),
+    );
+    const plan = planOwnership(this.o.member, current.id, this.hosts, this.members, this.ownerRecords);
+    const before = new Set(this.owned.keys());
+    const release = new Set(plan.release);
+    for (const [h, token] of this.owned)
+      if (!plan.owned.has(h)) {
+        if (release.has(h)) this.releasing.set(h, token);
+        this.owned.delete(h);
+      }
+    for (const [h, token] of plan.owned) if (!this.releasing.has(h)) this.owned.set(h, token);
+    await Promise.all(plan.claim.map((h) => this.claim(h, current.id)));
+    this.ownershipChanged(before);
+    for (const h of release) void this.release(h, current.id);
+  }
+
+  private async claim(host: string, lease: string): Promise<void> {
+    const key = this.keys.owners + host;
+    this.count('txn');
+    const res = await this.client
+      .if(key, 'Create', '==', 0)
+      .then(this.client.put(key).value(this.o.member).lease(lease))
+      .commit();
+    if (res.succeeded && this.lease?.id === lease) this.owned.set(host, String(res.header.revision));
+  }
+
+  /** Waits for the pass on a host no longer this daemon's to end, then deletes its key (if still this lease's). */
+  private async release(host: string, lease: string): Promise<void> {
+    if (this.handing.has(host)) return;
+    this.handing.add(host);
+    if (!this.releasing.has(host)) this.releasing.set(host, this.ownerRecords.get(host)?.token ?? '');
+    try {
+      await this.o.idle(host);
+      const key = this.keys.owners + host;
+      this.count('txn');
+      await this.client
+        .if(key, 'Value', '==', this.o.member)
+        .and(key, 'Lease', '==', lease)
+        .then(this.client.delete().key(key))
+        .commit();
+      this.o.log.info({ host }, 'host handed over');
+    } catch (err) {
+      this.o.log.warn({ host, err: String(err) }, 'releasing a host failed; its key lapses with the lease');
+    } finally {
+      this.releasing.delete(host);
+      this.handing.delete(host);
+    }
+  }
+
+  private ownershipChanged(before: ReadonlySet<string>): void {
+    let changed = false;
+    for (const h of this.owned.keys())
+      if (!before.has(h)) {
+        changed = true;
+        this.o.metrics.recordOwnershipChange('gained');
+      }
+    for (const h of before)
+      if (!this.owned.has(h)) {
+        changed = true;
+        this.o.metrics.recordOwnershipChange('lost');
+      }
+    if (changed) {
+      this.o.log.info({ owned: this.owned.size, members: this.members }, 'hosts shared out anew');
+      this.o.onOwnership();
+    }
+    this.tick();
+  }
+}
+
+function parsePublished(text: string): PublishedStatus | undefined {
+  try {
+    const doc = JSON.parse(text) as PublishedStatus;
+    return typeof doc?.owner === 'string' && Array.isArray(doc.resources) ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
