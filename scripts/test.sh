@@ -19,11 +19,12 @@ install_apt() {
   command -v systemd-analyze >/dev/null || missing+=(systemd)
   command -v inotifywait >/dev/null || missing+=(inotify-tools)
   command -v zsh >/dev/null || missing+=(zsh) # the zsh completion script is run by a unit test
+  command -v etcd >/dev/null || missing+=(etcd-server) # several daemons: the lab tests start their own cluster
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
   apt-get update -qq
-  # The prometheus package is here for promtool and for the end-to-end test's own Prometheus; keep its
-  # maintainer scripts from starting a system-wide daemon on :9090.
+  # The prometheus package is here for promtool and for the end-to-end test's own Prometheus, etcd-server for the
+  # tests' own etcd cluster on loopback; keep their maintainer scripts from starting system-wide daemons.
   local policy=/usr/sbin/policy-rc.d created=0
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; created=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

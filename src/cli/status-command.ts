@@ -75,22 +75,33 @@ export function formatStatus(s: StatusSnapshot, events: number): string {
   const ds = s.desiredState;
   const lines = [
     `Desired state: ${ds.valid ? 'valid' : 'INVALID'}  revision ${ds.revision ?? 'unknown'}${ds.lastError ? `  last error: ${ds.lastError}` : ''}`,
+    ...coordinationLines(s),
     '',
   ];
-  const rows = [['HOST', 'KIND', 'NAME', 'READY', 'DRIFTED', 'REASON', 'SINCE', 'MESSAGE']];
+  const owners = new Map(s.hosts.map((h) => [h.host, h.owner ?? '-']));
+  const withOwner = (row: string[], owner: string) =>
+    s.coordination ? [row[0]!, owner, ...row.slice(1)] : row;
+  const rows = [
+    withOwner(['HOST', 'KIND', 'NAME', 'READY', 'DRIFTED', 'REASON', 'SINCE', 'MESSAGE'], 'OWNER'),
+  ];
   for (const r of s.resources) {
     const ready = r.conditions.find((c) => c.type === 'Ready');
     const drifted = r.conditions.find((c) => c.type === 'Drifted');
-    rows.push([
-      r.host,
-      r.kind,
-      r.name,
-      ready?.status ?? '-',
-      drifted?.status ?? '-',
-      ready?.reason ?? '-',
-      ready?.lastTransitionTime ?? '-',
-      (ready?.message ?? '').slice(0, 80),
-    ]);
+    rows.push(
+      withOwner(
+        [
+          r.host,
+          r.kind,
+          r.name,
+          ready?.status ?? '-',
+          drifted?.status ?? '-',
+          ready?.reason ?? '-',
+          ready?.lastTransitionTime ?? '-',
+          (ready?.message ?? '').slice(0, 80),
+        ],
+        owners.get(r.host) ?? '-',
+      ),
+    );
   }
   lines.push(...table(rows), '');
   const down = s.hosts.filter((h) => !h.reachable);
@@ -109,6 +120,17 @@ export function formatStatus(s: StatusSnapshot, events: number): string {
   }
   // Messages and names come from hosts (validator output, inventories): nothing reaches the terminal raw.
   return printable(`${lines.join('\n')}\n`);
+}
+
+/** Several daemons on etcd: who shares the fleet, and whether this one enforces. */
+function coordinationLines(s: StatusSnapshot): string[] {
+  const c = s.coordination;
+  if (!c) return [];
+  return [
+    `Fleet: shared by ${c.members.length} daemons (${c.members.join(', ')}); this is ${c.member}: etcd ${c.etcd}, ` +
+      `${c.enforcing ? 'enforcing' : `NOT enforcing (${c.reason ?? 'no lease'}), detecting only`}, owns ${c.owned} host(s)`,
+    ...(c.unowned.length ? [`Owned by no daemon right now: ${c.unowned.join(', ')}`] : []),
+  ];
 }
 
 function table(rows: string[][]): string[] {

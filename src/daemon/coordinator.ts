@@ -76,8 +76,12 @@ export interface PublishedStatus {
 /** What `/status` says of the coordination (the unowned hosts are added by fleet-status.ts). */
 export type CoordinationStatus = Omit<FleetCoordination, 'unowned'>;
 
-/** How long a unary etcd call may take before it counts as failed (the lease is renewed every TTL/3). */
-const CALL_DEADLINE_MS = 2_000;
+/**
+ * How long a unary etcd call may take before it counts as failed. A daemon busy with many SSH handshakes at once
+ * (2 cores, a hundred hosts) can leave a call's answer unread for seconds; the lease's own margin is what keeps
+ * ownership safe, not this deadline.
+ */
+const CALL_DEADLINE_MS = 5_000;
 
 export class Coordinator {
   private readonly client: Etcd3;
@@ -111,6 +115,9 @@ export class Coordinator {
       credentials: o.tls && { rootCertificate: o.tls.ca, privateKey: o.tls.key, certChain: o.tls.cert },
       auth: o.auth,
       dialTimeout: CALL_DEADLINE_MS,
+      // gRPC's own reconnect backoff grows to 120 s (grpc-js defaults); an etcd back from an outage is retried
+      // within a second instead.
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1_000 },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
       faultHandling: {
         // No retries of our own calls (each caller has its own rhythm); a host that failed thrice rests 2 s.
@@ -137,6 +144,7 @@ export class Coordinator {
    */
   async start(): Promise<void> {
     await this.register(true);
+    this.o.log.debug('watching the prefix');
     this.watcher = await this.client.watch().prefix(this.keys.root).create();
     this.count('watch');
     this.watcher.on('put', (kv) => this.watched(kv, false));
@@ -150,6 +158,7 @@ export class Coordinator {
       this.o.log.warn({ err: String(err) }, 'etcd watch lost; reconnecting'),
     );
     this.watcher.on('error', (err) => this.o.log.warn({ err: String(err) }, 'etcd watch error'));
+    this.o.log.debug('loading the published statuses');
     await this.loadStatuses();
     this.scheduleSync();
     this.tickTimer = setInterval(() => this.tick(), 250);
@@ -364,12 +373,13 @@ export class Coordinator {
     this.scheduleRenew();
   }
 
-  /** Local checks, four times a second: enforce only with a third of a TTL of lease left; a lapsed one is gone. */
+  /**
+   * Local checks, four times a second: enforce only with a third of a TTL of lease left. A lease that lapsed by
+   * this clock is not given up here: only etcd can say it is gone (a renewal answered "no such lease"); after an
+   * outage of the whole cluster it is usually still there, and so are this daemon's hosts.
+   */
   private tick(): void {
     if (this.stopped) return;
-    const now = Date.now();
-    if (this.lease && now >= this.lease.validUntil)
-      this.leaseGone('the lease lapsed before it could be renewed');
     const enforcing = this.enforcing();
     if (enforcing !== this.enforcingNow) {
       this.enforcingNow = enforcing;
@@ -462,7 +472,10 @@ export class Coordinator {
       do {
         this.syncAgain = false;
         await this.sync().catch((err) => {
-          this.o.log.warn({ err: String(err) }, 'sharing out the hosts failed; retrying');
+          this.o.log[this.etcdState === 'lost' ? 'debug' : 'warn'](
+            { err: String(err) },
+            'sharing out the hosts failed; retrying',
+          );
           setTimeout(() => this.scheduleSync(), 1_000).unref();
         });
       } while (this.syncAgain && !this.stopped);

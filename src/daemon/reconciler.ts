@@ -222,7 +222,11 @@ export class Reconciler {
     this.intents = next;
     this.hashes = nextHashes;
     this.opts.pool.retain([...next.values()].map((i) => i.host));
-    metrics.setOwnership([...this.rendered.keys()].map((host) => ({ host, owned: next.has(host) })));
+    // A daemon that cannot prove its lease owns nothing for the alerts, though it keeps detecting its hosts.
+    const proven = scope?.enforcing() ?? true;
+    metrics.setOwnership(
+      [...this.rendered.keys()].map((host) => ({ host, owned: proven && next.has(host) })),
+    );
     status.prune({
       hosts: next.keys(),
       resources: [...next.values()].flatMap((i) => resourcesOf(i).map((r) => ({ host: i.host.name, ...r }))),

@@ -182,6 +182,7 @@ function createCoordinator(
     log,
     onOwnership: () => late.reconciler?.rescope(),
     onEnforcing: (enforcing) => {
+      late.reconciler?.rescope();
       if (enforcing) late.reconciler?.resyncAll();
     },
     idle: (host) => late.reconciler?.idle(host) ?? Promise.resolve(),

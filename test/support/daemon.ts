@@ -29,7 +29,15 @@ export async function startDaemon(
     stderr += d.toString();
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${stderr}`)), 20_000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `daemon did not start: ${stderr}${logs.slice(-8).map((l) => `\n${JSON.stringify(l).slice(0, 400)}`)}`,
+          ),
+        ),
+      60_000, // a loaded 2-core machine (a hundred lab hosts, other daemons busy) can take this long
+    );
     proc.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${stderr}`)));
     proc.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();

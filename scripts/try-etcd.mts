@@ -1,0 +1,37 @@
+import { startEtcdCluster } from '../test/support/etcd.js';
+import { Coordinator } from '../src/daemon/coordinator.js';
+import { createMetrics } from '../src/observe/metrics.js';
+import pino from 'pino';
+const c = await startEtcdCluster(3, 24790);
+console.log('up', c.endpoints, 'leader', await c.leader());
+const log = pino({ level: 'warn' });
+const hosts = Array.from({ length: 30 }, (_, i) => `h${i}`);
+const mk = (name: string) => {
+  const m = createMetrics({ defaultMetrics: false });
+  const co: Coordinator = new Coordinator({ endpoints: c.endpoints, prefix: '/t/', member: name, ttlS: 6, about: {}, metrics: m, log, onOwnership() {}, onEnforcing(e) { console.log(name, 'enforcing', e); }, idle: async () => {} });
+  return { co, m };
+};
+const ds = ['a', 'b', 'c'].map(mk);
+for (const d of ds) { await d.co.start(); d.co.setHosts(hosts); }
+await new Promise((r) => setTimeout(r, 1500));
+const counts = () => ds.map((d) => hosts.filter((h) => d.co.owns(h)).length);
+console.log('owned', counts(), ds.map(d=>d.co.status().members));
+await ds[2]!.co.stop();
+await new Promise((r) => setTimeout(r, 1500));
+console.log('after c left', counts().slice(0,2));
+const dup = mk('a');
+const t0 = Date.now();
+await dup.co.start().catch((e) => console.log('dup refused after', Date.now() - t0, 'ms:', e.message));
+const l = await c.leader(); await c.kill(l); console.log('killed leader', l);
+await new Promise((r) => setTimeout(r, 8000));
+console.log('enforcing after leader kill', ds.slice(0,2).map((d) => d.co.enforcing()), 'new leader', await c.leader());
+for (let i = 0; i < 3; i++) await c.kill(i);
+await new Promise((r) => setTimeout(r, 8000));
+console.log('all down: enforcing', ds.slice(0,2).map((d) => d.co.enforcing()), ds[0]!.co.status());
+for (let i = 0; i < 3; i++) void c.start(i);
+await new Promise((r) => setTimeout(r, 8000));
+console.log('back: enforcing', ds.slice(0,2).map((d) => d.co.enforcing()), counts().slice(0,2));
+console.log((await ds[0]!.m.registry.metrics()).split('\n').filter(l=>l.startsWith('hostop_etcd')).join('\n'));
+for (const d of ds.slice(0,2)) await d.co.stop();
+await c.close();
+process.exit(0);

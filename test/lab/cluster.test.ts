@@ -1,0 +1,293 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
+import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
+import { desiredState, fileResource, hostop, writeDesiredState } from '../support/fleet.js';
+import { labSsh } from '../support/lab.js';
+
+// Several daemons sharing one fleet through a real etcd cluster (issue 17): Debian's etcd-server, three members
+// on loopback started by this file; three `hostop run` over lab-71 … lab-100, which belong to this file.
+// The hosts' own record of who wrote to them is the fence log each fenced script appends to, under the host lock
+// (`EPOCH TOKEN MEMBER OP`, apply-scripts.ts fenceCheck).
+const HOSTS = Array.from({ length: 30 }, (_, i) => `lab-${71 + i}`);
+const PATH = '/etc/hostop-cluster/app.conf';
+const MEMBERS = ['m0', 'm1', 'm2'];
+const TTL_S = 6;
+const sh = (host: string, cmd: string) => labSsh(host, cmd).toString('utf8');
+const content = (v: string) => `cluster: ${v}\n`;
+const resources = (v: string) => fileResource('cluster-app', HOSTS, PATH, content(v));
+
+interface FleetStatus {
+  coordination: { member: string; enforcing: boolean; members: string[]; owned: number; unowned: string[] };
+  hosts: { host: string; owner?: string; reachable: boolean }[];
+  resources: { host: string; conditions: { type: string; status: string }[] }[];
+}
+const statusOf = async (d: RunningDaemon) => (await (await fetch(`${d.url}/status`)).json()) as FleetStatus;
+/** The same, undefined while the daemon does not answer (just woken from SIGSTOP: its idle sockets reset). */
+const statusNow = (d: RunningDaemon) => statusOf(d).catch(() => undefined);
+
+interface FenceLine {
+  time: number;
+  token: bigint;
+  member: string;
+  op: string;
+}
+function fenceLog(host: string): FenceLine[] {
+  return sh(host, 'cat /var/lib/hostop/fence.log 2>/dev/null || true')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [time, token, member, op] = l.split(' ');
+      return { time: Number(time), token: BigInt(token!), member: member!, op: op! };
+    });
+}
+
+/**
+ * No host was ever written to by two daemons at once: in each host's log the tokens never go down, and each
+ * token (one claim) belongs to one member.
+ */
+function assertOneWriterAtATime(): Map<string, FenceLine[]> {
+  const logs = new Map<string, FenceLine[]>();
+  for (const h of HOSTS) {
+    const log = fenceLog(h);
+    logs.set(h, log);
+    const byToken = new Map<bigint, string>();
+    log.forEach((l, i) => {
+      if (i > 0) expect(l.token >= log[i - 1]!.token, `${h}: token went down at line ${i + 1}`).toBe(true);
+      expect(byToken.get(l.token) ?? l.member, `${h}: token ${l.token} used by two members`).toBe(l.member);
+      byToken.set(l.token, l.member);
+    });
+  }
+  return logs;
+}
+
+const hostFile = (h: string) => sh(h, `cat ${PATH} 2>/dev/null || echo missing`);
+
+describe('several daemons on etcd', () => {
+  let etcd: EtcdCluster;
+  let dir: string;
+  const daemons = new Map<string, RunningDaemon>();
+  const args = (m: string) => [
+    '--etcd-endpoints',
+    etcd.endpoints.join(','),
+    '--member',
+    m,
+    '--log-level',
+    'debug',
+    '--etcd-lease-ttl',
+    `${TTL_S}s`,
+  ];
+  const start = async (m: string) => {
+    const prev = daemons.get(m);
+    daemons.set(m, await startDaemon(dir, args(m), prev?.stateDir));
+  };
+  const live = () =>
+    [...daemons.values()].filter((d) => d.proc.exitCode === null && d.proc.signalCode === null);
+
+  /** Every daemon's /status names one owner per host, they all agree, and each owner is among `members`. */
+  const agreedOwners = async (members: string[]) => {
+    const views = await Promise.all(live().map(statusNow));
+    const first = new Map(views[0]?.hosts.map((h) => [h.host, h.owner]));
+    for (const v of views) {
+      if (!v) return undefined;
+      if (v.coordination.members.join() !== [...members].sort().join()) return undefined;
+      if (v.hosts.length !== HOSTS.length) return undefined;
+      for (const h of v.hosts)
+        if (!h.owner || !members.includes(h.owner) || first.get(h.host) !== h.owner) return undefined;
+      const own = v.hosts.filter((h) => h.owner === v.coordination.member).length;
+      if (own !== v.coordination.owned) return undefined;
+    }
+    return first as Map<string, string>;
+  };
+  const converged = (v: string) => HOSTS.every((h) => hostFile(h) === content(v));
+
+  beforeAll(async () => {
+    etcd = await startEtcdCluster(3, 23790);
+    for (const h of HOSTS) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-cluster');
+    dir = desiredState(HOSTS, resources('v1'));
+    for (const m of MEMBERS) await start(m);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const d of daemons.values()) {
+      d.proc.kill('SIGCONT');
+      await d.stop('SIGKILL');
+    }
+    await etcd?.close();
+    for (const h of HOSTS) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-cluster');
+  });
+
+  const dumpLogs = (e: unknown) => {
+    for (const [m, d] of daemons)
+      for (const l of d.logs.slice(-25)) console.error(m, JSON.stringify(l).slice(0, 400));
+    throw e;
+  };
+
+  it('shares 30 hosts among three daemons: each host owned by exactly one, every host converged', async () => {
+    try {
+      const owners = (await waitFor('owners agreed', () => agreedOwners(MEMBERS), 90_000, 500))!;
+      for (const m of MEMBERS) expect([...owners.values()]).toContain(m);
+      await waitFor('all converged', () => converged('v1'), 90_000, 1000);
+      // The metrics agree: on each host, 1 on its owner's daemon and 0 on the two others.
+      for (const h of HOSTS) {
+        const values = await Promise.all(
+          MEMBERS.map((m) => metric(daemons.get(m)!.url, 'hostop_host_owned', { host: h })),
+        );
+        expect(values, h).toEqual(MEMBERS.map((m) => (owners.get(h) === m ? 1 : 0)));
+      }
+      // Ready everywhere, as seen from any one daemon.
+      await waitFor(
+        'ready everywhere',
+        async () =>
+          (await statusOf(daemons.get('m0')!)).resources.filter(
+            (r) => r.conditions.find((c) => c.type === 'Ready')?.status === 'True',
+          ).length === HOSTS.length,
+        60_000,
+        500,
+      );
+      const text = (await hostop(['status', '--url', daemons.get('m1')!.url])).stdout;
+      expect(text).toMatch(/shared by 3 daemons/);
+      const logs = assertOneWriterAtATime();
+      for (const h of HOSTS) expect(logs.get(h)!.map((l) => l.member)).toContain(owners.get(h));
+    } catch (e) {
+      dumpLogs(e);
+    }
+  }, 240_000);
+
+  it('takes over the hosts of a daemon killed with SIGKILL and corrects a hand edit there', async () => {
+    try {
+      const before = (await agreedOwners(MEMBERS))!;
+      const victim = 'm0';
+      const orphans = HOSTS.filter((h) => before.get(h) === victim);
+      expect(orphans.length).toBeGreaterThan(0);
+      await daemons.get(victim)!.stop('SIGKILL');
+      const killedAt = Date.now();
+      const after = (await waitFor('orphans owned again', () => agreedOwners(['m1', 'm2']), 60_000, 200))!;
+      const target = orphans[0]!;
+      sh(target, `echo 'hand: edit' > ${PATH}`);
+      await waitFor(`${target} corrected`, () => hostFile(target) === content('v1'), 30_000, 100);
+      console.log(
+        `failover: ${orphans.length} hosts owned again and a hand edit corrected ${Date.now() - killedAt} ms after the kill`,
+      );
+      // Only hosts of the dead daemon moved (rendezvous: the others stay put).
+      for (const h of HOSTS) if (!orphans.includes(h)) expect(after.get(h)).toBe(before.get(h));
+      assertOneWriterAtATime();
+      // It comes back under its name once its old lease lapsed, and gets its hosts back.
+      await start(victim);
+      await waitFor('three again', () => agreedOwners(MEMBERS), 90_000, 500);
+      await waitFor('all converged', () => converged('v1'), 60_000, 1000);
+    } catch (e) {
+      dumpLogs(e);
+    }
+  }, 240_000);
+
+  it('a daemon paused past its lease writes nothing to the hosts it lost, after it wakes', async () => {
+    try {
+      const owners = (await waitFor('three owners', () => agreedOwners(MEMBERS), 60_000, 500))!;
+      const sleeper = daemons.get('m1')!;
+      const lost = HOSTS.filter((h) => owners.get(h) === 'm1');
+      // The claims m1 holds now: their tokens, from the hosts' own logs.
+      const oldTokens = new Set(
+        HOSTS.flatMap((h) =>
+          fenceLog(h)
+            .filter((l) => l.member === 'm1')
+            .map((l) => l.token),
+        ),
+      );
+      sleeper.proc.kill('SIGSTOP');
+      const others = [daemons.get('m0')!, daemons.get('m2')!];
+      await waitFor(
+        'its hosts owned by the others',
+        async () => {
+          const views = await Promise.all(others.map(statusOf));
+          return views.every((v) => v.hosts.every((h) => h.owner === 'm0' || h.owner === 'm2'));
+        },
+        60_000,
+        200,
+      );
+      writeDesiredState(dir, HOSTS, resources('v2'));
+      await waitFor('v2 everywhere (by m0 and m2)', () => converged('v2'), 90_000, 500);
+      const wokeAt = Date.now() / 1000;
+      sleeper.proc.kill('SIGCONT');
+      await waitFor('three again', () => agreedOwners(MEMBERS), 90_000, 500);
+      await waitFor('still v2', () => converged('v2'), 30_000, 500);
+      const logs = assertOneWriterAtATime();
+      for (const h of lost) {
+        const late = logs
+          .get(h)!
+          .filter((l) => l.member === 'm1' && l.time >= wokeAt && oldTokens.has(l.token));
+        expect(late, `${h}: m1 wrote with a claim it had lost`).toEqual([]);
+      }
+      expect(sleeper.logs.some((l) => String(l.msg).startsWith('lease lost'))).toBe(true);
+    } catch (e) {
+      dumpLogs(e);
+    }
+  }, 300_000);
+
+  it('carries on when the etcd leader dies; stops enforcing without etcd, and resumes when it returns', async () => {
+    try {
+      await waitFor('three owners', () => agreedOwners(MEMBERS), 60_000, 500);
+      const leader = await etcd.leader();
+      await etcd.kill(leader);
+      await waitFor('a new leader', async () => (await etcd.leader()) !== leader, 30_000, 200);
+      const target = HOSTS[3]!;
+      sh(target, `echo 'hand: edit' > ${PATH}`);
+      await waitFor(
+        `${target} corrected with one etcd member down`,
+        () => hostFile(target) === content('v2'),
+        30_000,
+        100,
+      );
+      for (const d of live()) expect((await statusOf(d)).coordination.enforcing).toBe(true);
+      await etcd.start(leader);
+
+      for (let i = 0; i < 3; i++) await etcd.kill(i);
+      for (const d of live()) {
+        await waitFor(
+          'not enforcing',
+          async () => (await statusOf(d)).coordination.enforcing === false,
+          30_000,
+          200,
+        );
+        const ready = await fetch(`${d.url}/readyz`);
+        expect(ready.status).toBe(503);
+        expect(await ready.text()).toMatch(/not enforcing/);
+        const member = (await statusOf(d)).coordination.member;
+        expect(await metric(d.url, 'hostop_coordination_up', { member })).toBe(0);
+      }
+      // Detected, not corrected: no daemon may write while none can prove its lease.
+      sh(target, `echo 'hand: edit 2' > ${PATH}`);
+      const drifted = async () =>
+        (
+          await Promise.all(
+            live().map(async (d) =>
+              (
+                await statusOf(d)
+              ).resources.some(
+                (r) =>
+                  r.host === target && r.conditions.some((c) => c.type === 'Drifted' && c.status === 'True'),
+              ),
+            ),
+          )
+        ).some(Boolean);
+      await waitFor('the edit seen as drift', drifted, 30_000, 200);
+      expect(hostFile(target)).toBe('hand: edit 2\n');
+      for (let i = 0; i < 3; i++) await etcd.start(i);
+      for (const d of live())
+        await waitFor(
+          'enforcing again',
+          async () => (await fetch(`${d.url}/readyz`)).status === 200,
+          60_000,
+          200,
+        );
+      await waitFor(
+        `${target} corrected once etcd is back`,
+        () => hostFile(target) === content('v2'),
+        60_000,
+        200,
+      );
+      assertOneWriterAtATime();
+    } catch (e) {
+      dumpLogs(e);
+    }
+  }, 300_000);
+});
