@@ -1,10 +1,11 @@
 import {
   ConsecutiveBreaker,
+  ConstantBackoff,
   ExponentialBackoff,
   type IBackoff,
   circuitBreaker,
   handleWhen,
-  noop,
+  retry,
 } from 'cockatiel';
 import {
   Etcd3,
@@ -120,8 +121,9 @@ export class Coordinator {
       grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1_000 },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
       faultHandling: {
-        // No retries of our own calls (each caller has its own rhythm); a host that failed thrice rests 2 s.
-        global: noop,
+        // A call that failed on one member (down, or not reachable) is tried once more on the next one; a member
+        // that failed thrice rests 2 s (etcd3's own defaults, with shorter waits: connection-pool.js).
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: 2, backoff: new ConstantBackoff(50) }),
         host: () =>
           circuitBreaker(handleWhen(isRecoverableError), {
             halfOpenAfter: 2_000,
@@ -350,23 +352,42 @@ export class Coordinator {
     const current = this.lease;
     if (!current || this.stopped) return;
     const sent = Date.now();
-    try {
-      this.count('keepalive');
-      const res = await current.lease.keepaliveOnce({ deadline: sent + CALL_DEADLINE_MS });
-      if (this.lease === current) {
-        current.validUntil = sent + Number(res.TTL) * 1000;
-        if (this.etcdState === 'lost') this.o.log.info('etcd answers again; lease renewed');
-        this.etcdState = 'connected';
-        this.tick();
+    let failure: unknown;
+    // A renewal is a stream, which the client's retry policy does not cover: a member that is down fails it at
+    // once, and the next attempt goes to the next member.
+    const per = Math.max(500, (this.o.ttlS * 1000) / 6);
+    for (
+      let attempt = 0;
+      attempt <= this.o.endpoints.length && Date.now() - sent < CALL_DEADLINE_MS;
+      attempt++
+    ) {
+      try {
+        this.count('keepalive');
+        const res = await current.lease.keepaliveOnce({ deadline: Date.now() + per });
+        failure = undefined;
+        if (this.lease === current) {
+          current.validUntil = sent + Number(res.TTL) * 1000;
+          if (this.etcdState === 'lost') this.o.log.info('etcd answers again; lease renewed');
+          this.etcdState = 'connected';
+          this.tick();
+        }
+        break;
+      } catch (err) {
+        failure = err;
+        this.o.log.debug(
+          { attempt, ms: Date.now() - sent, err: String(err) },
+          'lease renewal attempt failed',
+        );
+        if (err instanceof EtcdLeaseInvalidError) break;
       }
-    } catch (err) {
-      if (this.lease !== current) return;
-      if (err instanceof EtcdLeaseInvalidError) {
+    }
+    if (failure !== undefined && this.lease === current) {
+      if (failure instanceof EtcdLeaseInvalidError) {
         this.leaseGone('etcd says the lease has expired');
         return;
       }
       if (this.etcdState === 'connected')
-        this.o.log.warn({ err: String(err) }, 'etcd unreachable: lease not renewed');
+        this.o.log.warn({ err: String(failure) }, 'etcd unreachable: lease not renewed');
       this.etcdState = 'lost';
       this.reason = `etcd unreachable since ${new Date(sent).toISOString()}`;
     }

@@ -322,7 +322,10 @@ export class Reconciler {
     this.lastPass.set(host, Date.now());
     const triggered = this.watchTriggered.delete(host);
     this.watches?.passStarted(host);
+    const held = this.opts.mode === 'enforce' && this.opts.scope?.enforcing() === false;
     const outcome = await this.runPass(host, intent, stalled, signal);
+    // Drift found while the fleet's coordination forbade writes: tried again (with backoff) until it may write.
+    if (held && FOUND_DRIFT.has(outcome.status)) this.queue.addRateLimited(host);
     this.firstPass.delete(host);
     if (triggered) this.gate.record(host, FOUND_DRIFT.has(outcome.status));
     if (this.intents.get(host) === intent) this.watches?.passEnded(intent.host, watchTargets(intent));
@@ -354,7 +357,7 @@ export class Reconciler {
     const memory = this.memory.get(host) ?? newHostMemory();
     this.memory.set(host, memory);
     return (this.opts.pass ?? reconcileHost)(this.opts.executors ?? this.opts.pool, intent, memory, {
-      apply: this.opts.mode === 'enforce' && !stalled && (this.opts.scope?.enforcing() ?? true),
+      apply: this.opts.mode === 'enforce' && !stalled && this.opts.scope?.enforcing() !== false,
       prune: this.opts.prune,
       wantDiffs: false,
       probeTimeoutMs: this.opts.probeTimeoutMs,
