@@ -28,6 +28,11 @@ describe('createMetrics', () => {
         'hostop_workqueue_depth gauge',
         'hostop_host_watch gauge',
         'hostop_watch_reports_total counter',
+        'hostop_host_owned gauge',
+        'hostop_coordination_up gauge',
+        'hostop_cluster_members gauge',
+        'hostop_etcd_requests_total counter',
+        'hostop_ownership_changes_total counter',
       ].sort(),
     );
     expect(await samples(m, 'hostop_reconcile_total')).toEqual([
@@ -57,7 +62,30 @@ describe('createMetrics', () => {
       'hostop_workqueue_depth',
       'hostop_host_watch',
       'hostop_watch_reports_total',
+      'hostop_host_owned',
+      'hostop_coordination_up',
+      'hostop_cluster_members',
+      'hostop_etcd_requests_total',
+      'hostop_ownership_changes_total',
     ]);
+  });
+
+  it('says who owns each host of the desired state, and forgets hosts that left', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    expect(await samples(m, 'hostop_coordination_up')).toEqual([]); // alone: no coordination series at all
+    m.setOwnership([
+      { host: 'a', owned: true },
+      { host: 'b', owned: false },
+    ]);
+    expect(await samples(m, 'hostop_host_owned')).toEqual([
+      'hostop_host_owned{host="a"} 1',
+      'hostop_host_owned{host="b"} 0',
+    ]);
+    m.setOwnership([{ host: 'b', owned: true }]);
+    expect(await samples(m, 'hostop_host_owned')).toEqual(['hostop_host_owned{host="b"} 1']);
+    m.setCoordination('m1', false, 3);
+    expect(await samples(m, 'hostop_coordination_up')).toEqual(['hostop_coordination_up{member="m1"} 0']);
+    expect(await samples(m, 'hostop_cluster_members')).toEqual(['hostop_cluster_members{member="m1"} 3']);
   });
 
   it('includes default process metrics on its own registry, not the global one', async () => {
