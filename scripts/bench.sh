@@ -14,7 +14,7 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 max_hosts() {
   local n max=0
   local sizes="${BENCH_SIZES-10,50,100} ${BENCH_SCALE_SIZES-150} ${BENCH_DRIFT_HOSTS:-50} ${BENCH_FLOOR_HOSTS:-50}"
-  [[ ${BENCH_ONLY:-} != watch ]] || sizes=""
+  [[ ${BENCH_ONLY:-} != watch && ${BENCH_ONLY:-} != cluster ]] || sizes=""
   for n in $sizes ${BENCH_WATCH_HOSTS:-50} ${BENCH_WATCH_IDLE_HOSTS:-100}; do
     for n in ${n//,/ }; do ((n > max)) && max=$n; done
   done
@@ -93,6 +93,12 @@ shrink() {
 }
 trap shrink EXIT
 
+if [[ ${BENCH_ONLY:-} == cluster ]]; then
+  command -v etcd >/dev/null || apt-get install -y -q etcd-server >/dev/null
+  log "running the several-daemons benchmark only (about 10 minutes)"
+  timeout --foreground -k 30 30m npx tsx scripts/bench/cluster-main.ts
+  exit
+fi
 if [[ ${BENCH_ONLY:-} == watch ]]; then
   log "running the host-watch benchmark only (about 10 minutes)"
   timeout --foreground -k 30 30m npx tsx scripts/bench/watch-main.ts
