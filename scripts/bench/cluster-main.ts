@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startEtcdCluster } from '../../test/support/etcd.js';
 import { hostResourcesYaml, pickHosts, readLabHosts } from './lab-hosts.js';
 import { describeMachine } from './machine.js';
 import { loadAverage } from './proc-sample.js';
-import { MARKER } from './report.js';
+import { writeBenchSection } from './report.js';
 import { percentile } from './stats.js';
 
 // `BENCH_ONLY=cluster npm run bench`: issue 17's benchmark. Three daemons share 30 lab hosts through a real
@@ -183,18 +183,7 @@ async function main(): Promise<void> {
       "The failover is bounded by the lease: etcd deletes a dead daemon's keys only when its lease expires, then the others claim its hosts, raise each host's fence, probe and correct. A graceful stop (SIGTERM) hands the hosts over at once instead.",
     ].join('\n');
     process.stdout.write(`${section}\n`);
-    const path = join(repo, 'BENCHMARKS.md');
-    const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
-    const block = `${BEGIN}\n\n${section}\n\n${END}`;
-    const at = text.indexOf(BEGIN);
-    const next =
-      at >= 0
-        ? `${text.slice(0, at)}${block}${text.slice(text.indexOf(END) + END.length)}`
-        : text.includes(MARKER)
-          ? text.replace(MARKER, `${block}\n\n${MARKER}`)
-          : `${text}\n${block}\n`;
-    writeFileSync(`${path}.tmp`, next);
-    renameSync(`${path}.tmp`, path);
+    writeBenchSection(join(repo, 'BENCHMARKS.md'), BEGIN, END, section);
     log('BENCHMARKS.md: the cluster section rewritten');
   } finally {
     for (const p of procs) p.kill('SIGKILL');

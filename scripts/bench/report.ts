@@ -25,6 +25,24 @@ export function writeBenchmarksFile(path: string, report: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/**
+ * Writes one hand-kept section of BENCHMARKS.md (between its `begin`/`end` markers, in the hand-written part
+ * above MARKER), leaving the rest of the file as it is.
+ */
+export function writeBenchSection(path: string, begin: string, end: string, section: string): void {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const block = `${begin}\n\n${section}\n\n${end}`;
+  const at = text.indexOf(begin);
+  const next =
+    at >= 0
+      ? `${text.slice(0, at)}${block}${text.slice(text.indexOf(end) + end.length)}`
+      : text.includes(MARKER)
+        ? text.replace(MARKER, `${block}\n\n${MARKER}`)
+        : `${text}\n${block}\n`;
+  writeFileSync(`${path}.tmp`, next);
+  renameSync(`${path}.tmp`, path);
+}
+
 const ms = (runs: TimedRun[] | undefined): Summary | undefined =>
   runs?.length ? summarize(runs.map((r) => r.ms)) : undefined;
 const mb = (kb: number | undefined) => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(0)} MB`);

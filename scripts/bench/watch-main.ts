@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readConfig } from './config.js';
@@ -8,7 +8,7 @@ import { fmtStatuses, hostopCli } from './hostop-scan.js';
 import { pickHosts, readLabHosts } from './lab-hosts.js';
 import { describeMachine } from './machine.js';
 import { loadAverage } from './proc-sample.js';
-import { MARKER } from './report.js';
+import { writeBenchSection } from './report.js';
 import { measureWatches, renderWatchBench } from './watch-bench.js';
 
 // `BENCH_ONLY=watch npm run bench`: issue 14's benchmark alone. Its section of BENCHMARKS.md lives in the
@@ -51,18 +51,7 @@ async function main(): Promise<void> {
   const when = `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}${m.codeDirty ? ' (+ uncommitted changes)' : ''}, ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, load average ${loadStart} → ${loadAverage()}`;
   const section = renderWatchBench(bench, when);
   process.stdout.write(`${section}\n`);
-  const path = join(repo, 'BENCHMARKS.md');
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const block = `${BEGIN}\n\n${section}\n\n${END}`;
-  const at = text.indexOf(BEGIN);
-  const next =
-    at >= 0
-      ? `${text.slice(0, at)}${block}${text.slice(text.indexOf(END) + END.length)}`
-      : text.includes(MARKER)
-        ? text.replace(MARKER, `${block}\n\n${MARKER}`)
-        : `${text}\n${block}\n`;
-  writeFileSync(`${path}.tmp`, next);
-  renameSync(`${path}.tmp`, path);
+  writeBenchSection(join(repo, 'BENCHMARKS.md'), BEGIN, END, section);
   log('BENCHMARKS.md: the host-watch section rewritten');
 }
 

@@ -147,24 +147,49 @@ export class Coordinator {
   async start(): Promise<void> {
     await this.register(true);
     this.o.log.debug('watching the prefix');
-    this.watcher = await this.client.watch().prefix(this.keys.root).create();
-    this.count('watch');
-    this.watcher.on('put', (kv) => this.watched(kv, false));
-    this.watcher.on('delete', (kv) => this.watched(kv, true));
-    this.watcher.on('connected', () => {
-      this.o.log.info('etcd watch connected');
-      void this.loadStatuses();
-      this.scheduleSync();
-    });
-    this.watcher.on('disconnected', (err) =>
-      this.o.log.warn({ err: String(err) }, 'etcd watch lost; reconnecting'),
-    );
-    this.watcher.on('error', (err) => this.o.log.warn({ err: String(err) }, 'etcd watch error'));
+    await this.watch();
     this.o.log.debug('loading the published statuses');
     await this.loadStatuses();
     this.scheduleSync();
     this.tickTimer = setInterval(() => this.tick(), 250);
     this.tickTimer.unref();
+  }
+
+  /**
+   * Watches the whole prefix. The client resumes a lost watch at the revision it had seen; when that revision was
+   * compacted meanwhile, etcd cancels the watch and the client gives it up with an `error` (watch.js): it is
+   * started afresh, at the present, and a full re-read covers the gap.
+   */
+  private async watch(): Promise<void> {
+    this.count('watch');
+    const watcher = await this.client.watch().prefix(this.keys.root).create();
+    this.watcher = watcher;
+    let saidLost = 0;
+    watcher.on('put', (kv) => this.watched(kv, false));
+    watcher.on('delete', (kv) => this.watched(kv, true));
+    watcher.on('connected', () => {
+      void this.loadStatuses();
+      this.scheduleSync();
+    });
+    watcher.on('disconnected', (err) => {
+      if (Date.now() - saidLost < 30_000) return; // retried every second while etcd is away: said once
+      saidLost = Date.now();
+      this.o.log.warn({ err: String(err) }, 'etcd watch lost; reconnecting');
+    });
+    watcher.on('error', (err) => {
+      this.o.log.warn({ err: String(err) }, 'etcd watch ended; watching anew');
+      const again = () => {
+        if (this.stopped) return;
+        this.watch().then(
+          () => {
+            void this.loadStatuses();
+            this.scheduleSync();
+          },
+          () => setTimeout(again, 1_000).unref(),
+        );
+      };
+      setTimeout(again, 1_000).unref();
+    });
   }
 
   /** The hosts of the snapshot in force: shared out anew. */
@@ -278,7 +303,10 @@ export class Coordinator {
     this.stopped = true;
     clearTimeout(this.renewTimer);
     clearInterval(this.tickTimer);
-    await this.watcher?.cancel().catch(() => undefined);
+    // cancel() waits for the server's answer, which a silent connection never gives.
+    await Promise.race([this.watcher?.cancel(), new Promise((r) => setTimeout(r, 2_000).unref())]).catch(
+      () => undefined,
+    );
     const lease = this.lease;
     this.lease = undefined;
     this.owned.clear();
@@ -318,7 +346,15 @@ export class Coordinator {
         .if(key, 'Create', '==', 0)
         .then(this.client.put(key).value(about).lease(id))
         .else(this.client.get(key))
-        .commit();
+        .commit()
+        .catch(async (err) => {
+          await lease.revoke().catch(() => undefined);
+          throw err;
+        });
+      if (this.stopped) {
+        await lease.revoke().catch(() => undefined);
+        return;
+      }
       if (res.succeeded) {
         this.lease = { lease, id, validUntil: sent + this.o.ttlS * 1000 };
         this.etcdState = 'connected';
@@ -343,8 +379,9 @@ export class Coordinator {
   }
 
   /** Renews the lease every TTL/3; a renewal etcd answers with "no such lease" means the lease is gone. */
-  private scheduleRenew(): void {
-    this.renewTimer = setTimeout(() => void this.renew(), (this.o.ttlS * 1000) / 3);
+  private scheduleRenew(failed = false): void {
+    // After a failed round, again soon: the next TTL/3 could be past the lease's end.
+    this.renewTimer = setTimeout(() => void this.renew(), failed ? 500 : (this.o.ttlS * 1000) / 3);
     this.renewTimer.unref();
   }
 
@@ -355,7 +392,9 @@ export class Coordinator {
     let failure: unknown;
     // A renewal is a stream, which the client's retry policy does not cover: a member that is down fails it at
     // once, and the next attempt goes to the next member.
-    const per = Math.max(500, (this.o.ttlS * 1000) / 6);
+    // Long enough for a busy etcd to answer: an answer that comes late renews the lease on the server all the same,
+    // and a daemon that kept its lease without ever counting a renewal would hold hosts it never enforces.
+    const per = CALL_DEADLINE_MS / 2;
     for (
       let attempt = 0;
       attempt <= this.o.endpoints.length && Date.now() - sent < CALL_DEADLINE_MS;
@@ -391,7 +430,8 @@ export class Coordinator {
       this.etcdState = 'lost';
       this.reason = `etcd unreachable since ${new Date(sent).toISOString()}`;
     }
-    this.scheduleRenew();
+    if (this.stopped || this.lease !== current) return;
+    this.scheduleRenew(failure !== undefined);
   }
 
   /**
@@ -532,9 +572,12 @@ export class Coordinator {
         this.owned.delete(h);
       }
     for (const [h, token] of plan.owned) if (!this.releasing.has(h)) this.owned.set(h, token);
-    await Promise.all(plan.claim.map((h) => this.claim(h, current.id)));
+    const claims = await Promise.allSettled(plan.claim.map((h) => this.claim(h, current.id)));
     this.ownershipChanged(before);
+    if (this.lease !== current) return; // lost meanwhile: dropAll has run, nothing of this lease is handed over
     for (const h of release) void this.release(h, current.id);
+    const failed = claims.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async claim(host: string, lease: string): Promise<void> {
@@ -563,7 +606,8 @@ export class Coordinator {
         .commit();
       this.o.log.info({ host }, 'host handed over');
     } catch (err) {
-      this.o.log.warn({ host, err: String(err) }, 'releasing a host failed; its key lapses with the lease');
+      this.o.log.warn({ host, err: String(err) }, 'handing a host over failed; trying again');
+      setTimeout(() => this.scheduleSync(), 1_000).unref();
     } finally {
       this.releasing.delete(host);
       this.handing.delete(host);
