@@ -186,9 +186,9 @@ export class Reconciler {
 
     this.rendered = new Map(rendered.map((i) => [i.host.name, { intent: i, hash: hashIntent(i) }]));
     this.opts.scope?.setHosts([...this.rendered.keys()]);
-    this.applyScope(first);
+    const enqueued = this.applyScope(first);
     log.info(
-      { revision: snapshot.revision, hosts: this.rendered.size, owned: this.intents.size },
+      { revision: snapshot.revision, hosts: this.rendered.size, owned: this.intents.size, enqueued },
       'desired state loaded',
     );
   }
@@ -201,7 +201,8 @@ export class Reconciler {
     if (this.snapshot && !this.stopping) this.applyScope(false);
   }
 
-  private applyScope(first: boolean): void {
+  /** Returns how many hosts it enqueued. */
+  private applyScope(first: boolean): number {
     const { metrics, status, scope } = this.opts;
     const next = new Map<string, HostIntent>();
     const nextHashes = new Map<string, string>();
@@ -233,6 +234,7 @@ export class Reconciler {
     });
     if (first) for (const h of next.keys()) this.firstPass.add(h);
     for (const h of toEnqueue) this.queue.add(h);
+    return toEnqueue.length;
   }
 
   /** Resolves once no pass of `host` is running. */
