@@ -324,8 +324,15 @@ export class Reconciler {
     this.lastPass.set(host, Date.now());
     const triggered = this.watchTriggered.delete(host);
     this.watches?.passStarted(host);
-    const held = this.opts.mode === 'enforce' && this.opts.scope?.enforcing() === false;
-    const outcome = await this.runPass(host, intent, stalled, signal);
+    // Read once: the pass applies only if it may, and is retried below exactly when it might not.
+    const mayWrite = this.opts.scope?.enforcing() !== false;
+    const held = this.opts.mode === 'enforce' && !mayWrite;
+    const outcome = await this.runPass(
+      host,
+      intent,
+      this.opts.mode === 'enforce' && !stalled && mayWrite,
+      signal,
+    );
     // Drift found while the fleet's coordination forbade writes: tried again (with backoff) until it may write.
     if (held && FOUND_DRIFT.has(outcome.status)) this.queue.addRateLimited(host);
     this.firstPass.delete(host);
@@ -349,17 +356,17 @@ export class Reconciler {
     }
   }
 
-  /** One pass over the host; it applies only in enforce mode and when this intent is not stalled. */
+  /** One pass over the host; it applies only when `apply` (enforce mode, intent not stalled, writes allowed). */
   private runPass(
     host: string,
     intent: HostIntent,
-    stalled: boolean,
+    apply: boolean,
     signal: AbortSignal,
   ): Promise<HostOutcome> {
     const memory = this.memory.get(host) ?? newHostMemory();
     this.memory.set(host, memory);
     return (this.opts.pass ?? reconcileHost)(this.opts.executors ?? this.opts.pool, intent, memory, {
-      apply: this.opts.mode === 'enforce' && !stalled && this.opts.scope?.enforcing() !== false,
+      apply,
       prune: this.opts.prune,
       wantDiffs: false,
       probeTimeoutMs: this.opts.probeTimeoutMs,
