@@ -141,13 +141,33 @@ export class Coordinator {
 
   /**
    * Joins: a lease, the member key (waiting up to one TTL for a key of the same name to lapse, as after a crash
-   * and restart; refused after that), the watch, the first share-out. Rejects when etcd cannot be reached or the
-   * name is held by a live daemon.
+   * and restart; refused after that), the watch, the first share-out. An etcd that cannot be reached yet (a
+   * daemon started before its cluster, as at boot) is waited for, retried every second and said in `status()`;
+   * rejects only when the name is held by a live daemon. Resolves at once once stop() was called.
    */
   async start(): Promise<void> {
-    await this.register(true);
+    this.tick();
+    let said = false;
+    const untilJoined = async (what: string, step: () => Promise<void>) => {
+      for (;;) {
+        try {
+          return await step();
+        } catch (err) {
+          if (err instanceof HostopError && err.code === 'MemberNameTaken') throw err;
+          if (this.stopped) return;
+          this.etcdState = 'lost';
+          this.reason = `etcd unreachable: ${String(err).slice(0, 200)}`;
+          if (!said)
+            this.o.log.warn({ err: String(err) }, `etcd unreachable while ${what}; retrying every second`);
+          said = true;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    };
+    await untilJoined('joining', () => this.register(true));
     this.o.log.debug('watching the prefix');
-    await this.watch();
+    await untilJoined('starting the watch', () => this.watch());
+    if (this.stopped) return;
     this.o.log.debug('loading the published statuses');
     await this.loadStatuses();
     this.scheduleSync();
@@ -590,7 +610,10 @@ export class Coordinator {
     if (res.succeeded && this.lease?.id === lease) this.owned.set(host, String(res.header.revision));
   }
 
-  /** Waits for the pass on a host no longer this daemon's to end, then deletes its key (if still this lease's). */
+  /**
+   * Waits for the pass on a host no longer this daemon's to end, then deletes its key (if still this lease's),
+   * and its published status too when the host left the desired state (else the next owner overwrites it).
+   */
   private async release(host: string, lease: string): Promise<void> {
     if (this.handing.has(host)) return;
     this.handing.add(host);
@@ -598,13 +621,21 @@ export class Coordinator {
     try {
       await this.o.idle(host);
       const key = this.keys.owners + host;
+      const gone = !this.hosts.includes(host);
       this.count('txn');
       await this.client
         .if(key, 'Value', '==', this.o.member)
         .and(key, 'Lease', '==', lease)
-        .then(this.client.delete().key(key))
+        .then(
+          this.client.delete().key(key),
+          ...(gone ? [this.client.delete().key(this.keys.status + host)] : []),
+        )
         .commit();
-      this.o.log.info({ host }, 'host handed over');
+      if (gone) this.published.delete(host);
+      this.o.log.info(
+        { host },
+        gone ? 'host left the desired state: key and status deleted' : 'host handed over',
+      );
     } catch (err) {
       this.o.log.warn({ host, err: String(err) }, 'handing a host over failed; trying again');
       setTimeout(() => this.scheduleSync(), 1_000).unref();

@@ -81,14 +81,6 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   });
   late.reconciler = reconciler;
   secrets.of = reconciler;
-  if (coordinator) {
-    try {
-      await coordinator.start();
-    } catch (err) {
-      await coordinator.stop();
-      throw err;
-    }
-  }
   const http = await startHttpServer({
     listen: o.listen,
     token,
@@ -101,7 +93,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       ready: () => reconciler.ready() && (coordinator?.enforcing() ?? true),
       notReadyReason: () =>
         coordinator && !coordinator.enforcing()
-          ? 'not enforcing: no valid etcd lease (detecting only)'
+          ? `not enforcing: ${coordinator.status().reason || 'no valid etcd lease'} (detecting only)`
           : reconciler.ready()
             ? undefined
             : 'first passes not done',
@@ -109,6 +101,18 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         coordinator ? fleetStatus(status.snapshot(), reconciler.hosts(), coordinator) : status.snapshot(),
     },
   });
+  log.debug({ listen: `${http.address}:${http.port}` }, 'serving http');
+  if (coordinator) {
+    // After the HTTP server, so that a daemon waiting for its etcd cluster answers /healthz and says why it is
+    // not ready.
+    try {
+      await coordinator.start();
+    } catch (err) {
+      await coordinator.stop();
+      await http.close();
+      throw err;
+    }
+  }
   log.info(
     {
       dir: o.dir,

@@ -227,7 +227,7 @@ describe('several daemons on etcd', () => {
     }
   }, 300_000);
 
-  it('carries on when the etcd leader dies; stops enforcing without etcd, and resumes when it returns', async () => {
+  it('carries on when the etcd leader dies; stops enforcing without etcd, and resumes when it returns; a daemon started meanwhile joins then', async () => {
     try {
       await waitFor('three owners', () => agreedOwners(MEMBERS), 60_000, 500);
       const leader = await etcd.leader();
@@ -275,8 +275,23 @@ describe('several daemons on etcd', () => {
         ).some(Boolean);
       await waitFor('the edit seen as drift', drifted, 30_000, 200);
       expect(hostFile(target)).toBe('hand: edit 2\n');
+      // A daemon started while etcd is away (as at boot, before its cluster) waits for it: it answers /healthz,
+      // says in /readyz why it is not ready, and joins once etcd is back.
+      const late = await startDaemon(dir, args('m3'), undefined, 'serving http');
+      daemons.set('m3', late);
+      expect((await fetch(`${late.url}/healthz`)).status).toBe(200);
+      await waitFor(
+        'the late daemon says etcd is unreachable',
+        async () => {
+          const r = await fetch(`${late.url}/readyz`);
+          return r.status === 503 && /not enforcing: etcd unreachable/.test(await r.text());
+        },
+        60_000,
+        200,
+      );
       // Together: one member alone has no quorum, and waits for the others.
       await Promise.all([0, 1, 2].map((i) => etcd.start(i)));
+      await waitFor('four daemons share the hosts', () => agreedOwners([...MEMBERS, 'm3']), 90_000, 500);
       for (const d of live())
         await waitFor(
           'enforcing again',
@@ -295,4 +310,31 @@ describe('several daemons on etcd', () => {
       dumpLogs(e);
     }
   }, 300_000);
+
+  it('a host that leaves the desired state leaves etcd too: its ownership key and its published status', async () => {
+    try {
+      const gone = HOSTS.at(-1)!;
+      const rest = HOSTS.slice(0, -1);
+      await waitFor('its status published', async () => (await etcd.keys('/hostop/status/')).includes(gone));
+      writeDesiredState(dir, rest, fileResource('cluster-app', rest, PATH, content(version)));
+      await waitFor(
+        `${gone} gone from etcd`,
+        async () =>
+          !(await etcd.keys('/hostop/owners/')).includes(gone) &&
+          !(await etcd.keys('/hostop/status/')).includes(gone),
+        60_000,
+        200,
+      );
+      for (const d of live())
+        await waitFor(
+          `${gone} gone from every /status`,
+          async () => (await statusOf(d)).hosts.every((h) => h.host !== gone),
+          30_000,
+          200,
+        );
+      expect((await etcd.keys('/hostop/owners/')).sort()).toEqual([...rest].sort());
+    } catch (e) {
+      dumpLogs(e);
+    }
+  }, 120_000);
 });

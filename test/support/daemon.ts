@@ -20,6 +20,8 @@ export async function startDaemon(
   dir: string,
   args: string[] = [],
   stateDir = mkdtempSync(join(tmpdir(), 'hostop-state-')),
+  /** The log line after which the daemon counts as started: 'serving http' (with --log-level debug) is earlier. */
+  startedMsg = 'hostop running',
 ): Promise<RunningDaemon> {
   const proc = startHostop(['run', dir, '--listen', '127.0.0.1:0', '--state-dir', stateDir, ...args]);
   const logs: Record<string, unknown>[] = [];
@@ -47,7 +49,7 @@ export async function startDaemon(
         try {
           const rec = JSON.parse(line) as Record<string, unknown>;
           logs.push(rec);
-          if (rec.msg === 'hostop running') {
+          if (rec.msg === startedMsg) {
             clearTimeout(timer);
             resolve(`http://${rec.listen as string}`);
           }

@@ -19,6 +19,8 @@ export interface EtcdCluster {
   start(i: number): Promise<void>;
   /** The index of the member that is the Raft leader now (asked of a running member). */
   leader(): Promise<number>;
+  /** The keys under `prefix`, read from a running member (a linearizable range). */
+  keys(prefix: string): Promise<string[]>;
   /** Stops every member and removes the data. */
   close(): Promise<void>;
 }
@@ -121,6 +123,22 @@ export async function startEtcdCluster(size = 3, basePort = 23790): Promise<Etcd
         await new Promise((r) => setTimeout(r, 200));
       }
       throw new Error('no etcd member knows a leader');
+    },
+    keys: async (prefix) => {
+      // etcd's gRPC gateway: KV.Range as JSON, keys in base64; the range end of a prefix is the prefix with its
+      // last byte plus one (https://etcd.io/docs/v3.4/dev-guide/api_grpc_gateway/).
+      const b64 = (b: Buffer) => b.toString('base64');
+      const end = Buffer.from(prefix);
+      end[end.length - 1]! += 1;
+      const i = procs.findIndex((_, j) => cluster.running(j));
+      const res = await fetch(`${client(i)}/v3/kv/range`, {
+        method: 'POST',
+        body: JSON.stringify({ key: b64(Buffer.from(prefix)), range_end: b64(end), keys_only: true }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!res.ok) throw new Error(`etcd e${i}: range ${prefix}: HTTP ${res.status}`);
+      const body = (await res.json()) as { kvs?: { key: string }[] };
+      return (body.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString());
     },
     close: async () => {
       await Promise.all(procs.map((_, i) => stop(i, 'SIGKILL')));
