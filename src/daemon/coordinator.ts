@@ -9,7 +9,10 @@ import {
 } from 'cockatiel';
 import {
   Etcd3,
+  EtcdAuthenticationFailedError,
   EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
+  GRPCUnauthenticatedError,
   type IKeyValue,
   type Lease,
   type Watcher,
@@ -154,6 +157,18 @@ export class Coordinator {
           return await step();
         } catch (err) {
           if (err instanceof HostopError && err.code === 'MemberNameTaken') throw err;
+          // Wrong credentials or a role without the prefix: waiting would not mend it.
+          if (
+            err instanceof EtcdAuthenticationFailedError ||
+            err instanceof EtcdPermissionDeniedError ||
+            err instanceof GRPCUnauthenticatedError
+          )
+            throw new HostopError(
+              'EtcdAccessDenied',
+              `etcd refused this daemon${this.o.auth ? ` (user "${this.o.auth.username}")` : ''}: ${err.message}; check --etcd-user, --etcd-password-file and the user's role, which must allow reading and writing ${this.keys.root}`,
+              false,
+              { cause: err },
+            );
           if (this.stopped) return;
           this.etcdState = 'lost';
           this.reason = `etcd unreachable: ${String(err).slice(0, 200)}`;

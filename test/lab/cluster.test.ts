@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, metric, startDaemon, waitFor } from '../support/daemon.js';
-import { type EtcdCluster, startEtcdCluster } from '../support/etcd.js';
+import { type RunningDaemon, metric, startDaemon, waitFor, withDaemon } from '../support/daemon.js';
+import { type EtcdCluster, type TestTls, makeTestTls, startEtcdCluster } from '../support/etcd.js';
 import { desiredState, fileResource, hostop, writeDesiredState } from '../support/fleet.js';
 import { labSsh } from '../support/lab.js';
 
@@ -337,4 +340,87 @@ describe('several daemons on etcd', () => {
       dumpLogs(e);
     }
   }, 120_000);
+});
+
+describe('a daemon on a secured etcd: TLS with client certificates, a user whose role covers only the prefix', () => {
+  const hosts = HOSTS.slice(0, 3);
+  const PREFIX = '/fleet-a/';
+  const PASSWORD = `pw-${process.pid}-hostop-secret`;
+  let etcd: EtcdCluster;
+  let dir: string;
+  let tls: TestTls;
+  let files: string;
+  const secured = (passwordFile: string, prefix = PREFIX) => [
+    '--etcd-endpoints',
+    etcd.endpoints.join(','),
+    '--etcd-prefix',
+    prefix,
+    '--member',
+    's0',
+    '--etcd-lease-ttl',
+    `${TTL_S}s`,
+    '--etcd-ca',
+    tls.ca,
+    '--etcd-cert',
+    tls.clientCert,
+    '--etcd-key',
+    tls.clientKey,
+    '--etcd-user',
+    'hostop',
+    '--etcd-password-file',
+    passwordFile,
+  ];
+  const passwordFile = (name: string, text: string) => {
+    const f = join(files, name);
+    writeFileSync(f, text, { mode: 0o600 });
+    return f;
+  };
+
+  beforeAll(async () => {
+    files = mkdtempSync(join(tmpdir(), 'hostop-etcd-tls-'));
+    tls = makeTestTls(files);
+    etcd = await startEtcdCluster(1, 23795, tls);
+    await etcd.enableAuth('hostop', PASSWORD, PREFIX);
+    // The hosts' fences hold the first cluster's tokens, which this fresh cluster's revisions do not reach.
+    for (const h of hosts) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-cluster');
+    dir = desiredState(hosts, fileResource('cluster-app', hosts, PATH, content('tls')));
+  }, 120_000);
+
+  afterAll(async () => {
+    await etcd?.close();
+    for (const h of hosts) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-cluster');
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  it('joins with its certificate and password, owns and converges its hosts; the password is in no log line', async () => {
+    await withDaemon(dir, secured(passwordFile('password', `${PASSWORD}\n`)), async (d) => {
+      await waitFor(
+        'every host owned, enforcing',
+        async () => {
+          const c = (await statusOf(d)).coordination;
+          return c.enforcing && c.owned === hosts.length;
+        },
+        60_000,
+        200,
+      );
+      await waitFor('converged', () => hosts.every((h) => hostFile(h) === content('tls')), 60_000, 500);
+      expect((await etcd.keys(`${PREFIX}owners/`)).sort()).toEqual([...hosts].sort());
+      expect(JSON.stringify(d.logs)).not.toContain(PASSWORD);
+    });
+  }, 120_000);
+
+  it('a wrong password, or a prefix the role does not cover, is a clear error and an exit, not a wait', async () => {
+    const run = (args: string[]) =>
+      hostop(
+        ['run', dir, '--listen', '127.0.0.1:0', '--state-dir', mkdtempSync(join(files, 'state-')), ...args],
+        60_000,
+      );
+    const wrong = await run(secured(passwordFile('wrong', 'not-the-password\n')));
+    expect(wrong.code, wrong.stderr).toBe(1);
+    expect(wrong.stderr).toMatch(/etcd refused this daemon \(user "hostop"\): .*authentication failed/);
+    const elsewhere = await run(secured(passwordFile('password', `${PASSWORD}\n`), '/fleet-b/'));
+    expect(elsewhere.code, elsewhere.stderr).toBe(1);
+    expect(elsewhere.stderr).toMatch(/permission denied.*reading and writing \/fleet-b\//);
+    for (const r of [wrong, elsewhere]) expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+  }, 180_000);
 });

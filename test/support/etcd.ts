@@ -1,7 +1,70 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+
+/** PEM files of a test CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+export interface TestTls {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** A throwaway CA and its two certificates (P-256 keys, a day's validity) in `dir`. */
+export function makeTestTls(dir: string): TestTls {
+  const f = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...key,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=hostop test CA',
+  );
+  const issue = (name: string, cn: string, ext: string) => {
+    writeFileSync(f(`${name}.ext`), ext);
+    openssl('req', ...key, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`);
+    // etcd's gRPC gateway dials etcd with the server certificate, so it serves as a client certificate too.
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${name}.crt`),
+      '-days',
+      '1',
+      '-extfile',
+      f(`${name}.ext`),
+    );
+  };
+  issue('server', 'etcd', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  issue('client', 'hostop-tls-client', 'extendedKeyUsage=clientAuth\n');
+  return {
+    ca: f('ca.crt'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+    clientCert: f('client.crt'),
+    clientKey: f('client.key'),
+  };
+}
 
 /**
  * A real etcd cluster (Debian's etcd-server) on loopback, for the tests of several daemons: `size` members, each
@@ -19,8 +82,13 @@ export interface EtcdCluster {
   start(i: number): Promise<void>;
   /** The index of the member that is the Raft leader now (asked of a running member). */
   leader(): Promise<number>;
-  /** The keys under `prefix`, read from a running member (a linearizable range). */
+  /** The keys under `prefix`, without it, sorted (a linearizable range). */
   keys(prefix: string): Promise<string[]>;
+  /**
+   * Turns on etcd's authentication: a `root` user (etcd requires one) and `user` with a role that may read and
+   * write `prefix` only (https://etcd.io/docs/v3.4/op-guide/authentication/). The helper's own calls go on as root.
+   */
+  enableAuth(user: string, password: string, prefix: string): Promise<void>;
   /** Stops every member and removes the data. */
   close(): Promise<void>;
 }
@@ -30,10 +98,10 @@ interface MemberStatus {
   leader?: string;
 }
 
-export async function startEtcdCluster(size = 3, basePort = 23790): Promise<EtcdCluster> {
+export async function startEtcdCluster(size = 3, basePort = 23790, tls?: TestTls): Promise<EtcdCluster> {
   // On tmpfs: etcd fsyncs its WAL on every write, and a loaded test machine's disk makes that seconds.
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'hostop-etcd-'));
-  const client = (i: number) => `http://127.0.0.1:${basePort + 1 + i}`;
+  const client = (i: number) => `${tls ? 'https' : 'http'}://127.0.0.1:${basePort + 1 + i}`;
   const peer = (i: number) => `http://127.0.0.1:${basePort + 11 + i}`;
   const initial = Array.from({ length: size }, (_, i) => `e${i}=${peer(i)}`).join(',');
   const procs: (ChildProcess | undefined)[] = Array.from({ length: size });
@@ -54,6 +122,15 @@ export async function startEtcdCluster(size = 3, basePort = 23790): Promise<Etcd
         `--initial-cluster-token=hostop-test-${basePort}`,
         '--log-level=warn',
         '--logger=zap',
+        // Clients must show a certificate of the CA (https://etcd.io/docs/v3.4/op-guide/security/).
+        ...(tls
+          ? [
+              `--cert-file=${tls.serverCert}`,
+              `--key-file=${tls.serverKey}`,
+              `--trusted-ca-file=${tls.ca}`,
+              '--client-cert-auth',
+            ]
+          : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -63,15 +140,50 @@ export async function startEtcdCluster(size = 3, basePort = 23790): Promise<Etcd
     procs[i] = p;
   };
 
+  const tlsFiles = tls && {
+    ca: readFileSync(tls.ca),
+    cert: readFileSync(tls.clientCert),
+    key: readFileSync(tls.clientKey),
+  };
+  /** Maintenance.Status through etcd's gRPC gateway (https://etcd.io/docs/v3.4/dev-guide/api_grpc_gateway/). */
+  const memberStatus = (i: number) =>
+    new Promise<MemberStatus>((resolve, reject) => {
+      const req = (tls ? httpsRequest : httpRequest)(
+        new URL('/v3/maintenance/status', client(i)),
+        { method: 'POST', timeout: 2_000, ...tlsFiles },
+        (res) => {
+          let out = '';
+          res.on('data', (d: Buffer) => {
+            out += d.toString();
+          });
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(JSON.parse(out) as MemberStatus)
+              : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('no answer')));
+      req.on('error', reject);
+      req.end('{}');
+    });
+  // The helper's own client for keys and users (as root once authentication is on).
+  let admin: Etcd3 | undefined;
+  const adminClient = (auth?: { username: string; password: string }) => {
+    admin?.close();
+    admin = new Etcd3({
+      hosts: procs.map((_, j) => client(j)),
+      ...(tlsFiles && {
+        credentials: { rootCertificate: tlsFiles.ca, certChain: tlsFiles.cert, privateKey: tlsFiles.key },
+      }),
+      ...(auth && { auth }),
+    });
+    return admin;
+  };
+
   const status = async (i: number): Promise<MemberStatus | undefined> => {
     try {
-      // etcd's gRPC gateway: Maintenance.Status as JSON (https://etcd.io/docs/v3.4/dev-guide/api_grpc_gateway/).
-      const res = await fetch(`${client(i)}/v3/maintenance/status`, {
-        method: 'POST',
-        body: '{}',
-        signal: AbortSignal.timeout(2_000),
-      });
-      return res.ok ? ((await res.json()) as MemberStatus) : undefined;
+      return await memberStatus(i);
     } catch {
       return undefined;
     }
@@ -124,23 +236,25 @@ export async function startEtcdCluster(size = 3, basePort = 23790): Promise<Etcd
       }
       throw new Error('no etcd member knows a leader');
     },
-    keys: async (prefix) => {
-      // etcd's gRPC gateway: KV.Range as JSON, keys in base64; the range end of a prefix is the prefix with its
-      // last byte plus one (https://etcd.io/docs/v3.4/dev-guide/api_grpc_gateway/).
-      const b64 = (b: Buffer) => b.toString('base64');
-      const end = Buffer.from(prefix);
-      end[end.length - 1]! += 1;
-      const i = procs.findIndex((_, j) => cluster.running(j));
-      const res = await fetch(`${client(i)}/v3/kv/range`, {
-        method: 'POST',
-        body: JSON.stringify({ key: b64(Buffer.from(prefix)), range_end: b64(end), keys_only: true }),
-        signal: AbortSignal.timeout(5_000),
-      });
-      if (!res.ok) throw new Error(`etcd e${i}: range ${prefix}: HTTP ${res.status}`);
-      const body = (await res.json()) as { kvs?: { key: string }[] };
-      return (body.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString());
+    keys: async (prefix) =>
+      (await (admin ?? adminClient()).getAll().prefix(prefix).keys())
+        .map((k) => k.slice(prefix.length))
+        .sort(),
+    enableAuth: async (user, password, prefix) => {
+      const c = admin ?? adminClient();
+      const rootPassword = `root-${process.pid}-${Date.now()}`;
+      await c.role('root').create();
+      await c.user('root').create(rootPassword);
+      await c.user('root').addRole('root');
+      await c.role(user).create();
+      await c.role(user).grant({ permission: 'Readwrite', range: c.range({ prefix }) });
+      await c.user(user).create(password);
+      await c.user(user).addRole(user);
+      await c.auth.authEnable();
+      adminClient({ username: 'root', password: rootPassword });
     },
     close: async () => {
+      admin?.close();
       await Promise.all(procs.map((_, i) => stop(i, 'SIGKILL')));
       rmSync(dir, { recursive: true, force: true });
     },
