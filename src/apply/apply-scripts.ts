@@ -125,6 +125,11 @@ hostop_restore() {
 export interface Fence {
   /** A positive decimal integer (an etcd revision, int64). */
   token: string;
+  /**
+   * The epoch of the etcd data the token is a revision of (32 hex digits, random, kept in etcd under the prefix):
+   * tokens of two epochs do not compare. A wiped or new etcd has no epoch, and its first daemon draws a new one.
+   */
+  epoch: string;
   /** The daemon's member name, recorded in the host's fence log. */
   member: string;
 }
@@ -140,24 +145,38 @@ export function fencePaths(stateRoot: string): { token: string; log: string } {
 /** Lines kept of the fence log once it passes 64 KiB (it is trimmed, never rotated away). */
 const FENCE_LOG_KEEP = 500;
 
+/** Epochs a host remembers having left (so that it never goes back to one). */
+const RETIRED_EPOCHS_KEPT = 8;
+
 /**
  * Under the host lock, so no claim can slip in between the check and the writes: the host keeps the highest
- * token any script brought in `fence`; a script with a lower one is from a daemon that lost the host (paused,
- * partitioned, or simply late) and is refused before it touches anything (`fenced N`, status 76). A higher or
- * equal token is let in, raises the kept one, and is logged as `EPOCH TOKEN MEMBER OP` in `fence.log`: the
- * host's own record of who wrote to it, and in which order.
+ * token any script brought in `fence`, with its epoch and the epochs it left (`TOKEN EPOCH [RETIRED...]`). A
+ * script with a lower token of the same epoch is from a daemon that lost the host (paused, partitioned, or simply
+ * late) and is refused before it touches anything (`fenced N`, status 76). A higher or equal token is let in,
+ * raises the kept one, and is logged as `TIME TOKEN MEMBER OP EPOCH` (TIME in Unix seconds) in `fence.log`: the host's own record
+ * of who wrote to it, and in which order.
+ *
+ * A token of a new epoch is let in too, and the host moves to that epoch (`$fa` says from what), retiring the
+ * old one: revisions of two etcd data histories do not compare, and a new epoch means the fleet's etcd was wiped
+ * or replaced (revisions start again at 1) or an operator deleted the epoch key after restoring a snapshot. A
+ * script of a retired epoch is refused (`fenced retired`): a daemon that slept through the move cannot write.
  */
 function fenceCheck(stateRoot: string, f: FenceStamp): string {
   if (!/^[1-9][0-9]{0,18}$/.test(f.token))
     throw new HostopError('BadFence', `not a fencing token: ${f.token}`, false);
+  if (!/^[0-9a-f]{32}$/.test(f.epoch))
+    throw new HostopError('BadFence', `not a fencing epoch: ${f.epoch}`, false);
   const p = fencePaths(stateRoot);
-  const [F, L, T] = [quoteArg(p.token), quoteArg(p.log), f.token];
+  const [F, L, T, E] = [quoteArg(p.token), quoteArg(p.log), f.token, f.epoch];
   return [
-    `f=$(cat -- ${F} 2>/dev/null); case $f in ''|*[!0-9]*) f=0;; esac`,
-    `if [ "$f" -gt ${T} ]; then echo "fenced $f"; exit 76; fi`,
-    `if [ "$f" -lt ${T} ]; then { printf '%s\n' ${T} > ${F}.new && mv -f -- ${F}.new ${F}; } 2>/dev/null || { echo 'fenced unwritable'; exit 76; }; fi`,
+    `f=; fe=; fr=; { read -r f fe fr < ${F}; } 2>/dev/null`,
+    `case $f in ''|*[!0-9]*) f=0;; esac; case $fe in *[!0-9a-f]*) fe=;; esac; case $fr in *[!0-9a-f\\ ]*) fr=;; esac`,
+    `case " $fr " in *" ${E} "*) echo 'fenced retired'; exit 76;; esac`,
+    `if [ "$fe" = ${E} ] && [ "$f" -gt ${T} ]; then echo "fenced $f"; exit 76; fi`,
+    `fa=; if [ -n "$fe" ] && [ "$fe" != ${E} ]; then fa="$fe $f"; fr=$(echo $fe $fr | cut -d' ' -f1-${RETIRED_EPOCHS_KEPT}); fi`,
+    `if [ "$fe" != ${E} ] || [ "$f" -lt ${T} ]; then { printf '%s %s%s\n' ${T} ${E} "\${fr:+ $fr}" > ${F}.new && mv -f -- ${F}.new ${F}; } 2>/dev/null || { echo 'fenced unwritable'; exit 76; }; fi`,
     `[ "$(stat -c %s -- ${L} 2>/dev/null || echo 0)" -le 65536 ] || { tail -n ${FENCE_LOG_KEEP} -- ${L} > ${L}.new && mv -f -- ${L}.new ${L}; } 2>/dev/null`,
-    `printf '%s %s %s %s\n' "$(date +%s.%N)" ${T} ${quoteArg(f.member)} ${quoteArg(f.op)} >> ${L}`,
+    `printf '%s %s %s %s %s\n' "$(date +%s.%N)" ${T} ${quoteArg(f.member)} ${quoteArg(f.op)} ${E} >> ${L}`,
   ].join('\n');
 }
 
@@ -174,14 +193,23 @@ export function changeScriptHead(stateRoot: string, fence?: FenceStamp): string[
   ];
 }
 
-/** Only raises the host's fence to this daemon's token (its first act on a host it has just claimed). */
+/**
+ * Only raises the host's fence to this daemon's token (its first act on a host it has just claimed); says so when
+ * the host moved from another epoch (`fence adopted EPOCH TOKEN`).
+ */
 export function raiseFenceScript(stateRoot: string, fence: FenceStamp): string {
-  return `${[...changeScriptHead(stateRoot, fence), 'echo fence ok'].join('\n')}\n`;
+  return `${[...changeScriptHead(stateRoot, fence), '[ -z "$fa" ] || echo "fence adopted $fa"', 'echo fence ok'].join('\n')}\n`;
 }
 
-export function parseRaiseFenceOutput(stdout: string, host: string): void {
+/** The fence raised; `adopted` is the fence of the epoch the host left for this one, if it held one. */
+export function parseRaiseFenceOutput(
+  stdout: string,
+  host: string,
+): { adopted?: { epoch: string; token: string } } {
   assertNotLocked(stdout, host);
-  if (stdout !== 'fence ok\n') throw new ProtocolError('fence script output is incomplete', { host });
+  const m = /^(?:fence adopted ([0-9a-f]+) ([0-9]+)\n)?fence ok\n$/.exec(stdout);
+  if (!m) throw new ProtocolError('fence script output is incomplete', { host });
+  return m[1] ? { adopted: { epoch: m[1], token: m[2]! } } : {};
 }
 
 /** `W=...` for DIR: the writer check, as its own command so the variables outlive the `$(...)` that use them. */
@@ -212,7 +240,9 @@ export function assertNotLocked(stdout: string, host: string): void {
       'Fenced',
       fenced[1] === 'unwritable'
         ? 'the host fence could not be written; nothing was changed'
-        : `another hostop daemon took this host over (the host holds fencing token ${fenced[1]}); nothing was changed`,
+        : fenced[1] === 'retired'
+          ? "the host's fence moved to a newer epoch of the fleet's etcd than this daemon's; nothing was changed"
+          : `another hostop daemon took this host over (the host holds fencing token ${fenced[1]}); nothing was changed`,
       false,
       { host },
     );

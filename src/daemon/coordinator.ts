@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   ConsecutiveBreaker,
   ConstantBackoff,
@@ -38,6 +39,9 @@ import type { FleetCoordination, HostStatus, ResourceStatus } from './status-doc
  *                   ("the revision is a global logical clock, incremented for every change", etcd data model,
  *                   https://etcd.io/docs/v3.4/learning/data_model/).
  *   status/<host>   the host's status as its owner last saw it (not under a lease: the last word stays readable).
+ *   epoch           the fencing epoch: 32 random hex digits naming this etcd data history, drawn by the first
+ *                   daemon that finds none (created only if absent). Tokens compare only within an epoch; a wiped
+ *                   etcd starts its revisions at 1 again, under a new epoch the hosts move to.
  *
  * Every member watches the prefix, agrees on the live member set, and shares the hosts out by rendezvous hashing
  * (shard.ts). Before a changing script runs, its owner proves in one transaction that its key still stands
@@ -89,7 +93,7 @@ const CALL_DEADLINE_MS = 5_000;
 
 export class Coordinator {
   private readonly client: Etcd3;
-  private readonly keys: { root: string; members: string; owners: string; status: string };
+  private readonly keys: { root: string; members: string; owners: string; status: string; epoch: string };
   private lease?: { lease: Lease; id: string; validUntil: number };
   private hosts: readonly string[] = [];
   private members: string[] = [];
@@ -110,10 +114,18 @@ export class Coordinator {
   private tickTimer?: NodeJS.Timeout;
   private registering = false;
   private stopped = false;
+  /** The fleet's fencing epoch (`<prefix>epoch`): the fences' second half. */
+  private epoch = '';
 
   constructor(private readonly o: CoordinatorOptions) {
     const p = o.prefix.endsWith('/') ? o.prefix : `${o.prefix}/`;
-    this.keys = { root: p, members: `${p}members/`, owners: `${p}owners/`, status: `${p}status/` };
+    this.keys = {
+      root: p,
+      members: `${p}members/`,
+      owners: `${p}owners/`,
+      status: `${p}status/`,
+      epoch: `${p}epoch`,
+    };
     this.client = new Etcd3({
       hosts: o.endpoints,
       credentials: o.tls && { rootCertificate: o.tls.ca, privateKey: o.tls.key, certChain: o.tls.cert },
@@ -156,7 +168,7 @@ export class Coordinator {
         try {
           return await step();
         } catch (err) {
-          if (err instanceof HostopError && err.code === 'MemberNameTaken') throw err;
+          if (err instanceof HostopError && !err.retryable) throw err; // a name taken, a garbled epoch
           // Wrong credentials or a role without the prefix: waiting would not mend it.
           if (
             err instanceof EtcdAuthenticationFailedError ||
@@ -204,6 +216,7 @@ export class Coordinator {
     watcher.on('delete', (kv) => this.watched(kv, true));
     watcher.on('connected', () => {
       void this.loadStatuses();
+      this.rereadEpoch();
       this.scheduleSync();
     });
     watcher.on('disconnected', (err) => {
@@ -218,6 +231,7 @@ export class Coordinator {
         this.watch().then(
           () => {
             void this.loadStatuses();
+            this.rereadEpoch();
             this.scheduleSync();
           },
           () => setTimeout(again, 1_000).unref(),
@@ -248,7 +262,44 @@ export class Coordinator {
   /** The fence a changing script on `host` carries; undefined once the host is not this daemon's. */
   fenceOf(host: string): Fence | undefined {
     const token = this.owned.get(host) ?? this.releasing.get(host);
-    return token === undefined ? undefined : { token, member: this.o.member };
+    return token === undefined ? undefined : { token, member: this.o.member, epoch: this.epoch };
+  }
+
+  /** A host held the fence of another epoch, and moved to this one (apply-scripts.ts fenceCheck). */
+  fenceAdopted(host: string, from: { epoch: string; token: string }): void {
+    this.o.log.warn(
+      { host, fromEpoch: from.epoch, fromRevision: from.token, epoch: this.epoch },
+      "the host was fenced in another epoch of the fleet's etcd; it follows this one now",
+    );
+  }
+
+  /**
+   * The fleet's fencing epoch: read from `<prefix>epoch`, or, where there is none (a new or wiped etcd, or an
+   * operator deleted it after restoring a snapshot), drawn at random and created if still absent, so that every
+   * daemon ends up with the one that etcd kept.
+   */
+  private async readEpoch(): Promise<void> {
+    const drawn = randomBytes(16).toString('hex');
+    this.count('txn');
+    const res = await this.client
+      .if(this.keys.epoch, 'Create', '==', 0)
+      .then(this.client.put(this.keys.epoch).value(drawn))
+      .else(this.client.get(this.keys.epoch))
+      .commit();
+    const epoch = res.succeeded
+      ? drawn
+      : (res.responses[0]?.response_range?.kvs?.[0]?.value?.toString() ?? '');
+    if (!/^[0-9a-f]{32}$/.test(epoch))
+      throw new HostopError(
+        'BadEpoch',
+        `${this.keys.epoch} in etcd holds no fencing epoch (32 hex digits); delete it and the daemons draw a new one`,
+        false,
+      );
+    if (epoch === this.epoch) return;
+    if (this.epoch)
+      this.o.log.warn({ from: this.epoch, epoch }, "the fleet's fencing epoch changed; hosts will follow it");
+    else if (res.succeeded) this.o.log.info({ epoch }, 'drew a new fencing epoch for this etcd');
+    this.epoch = epoch;
   }
 
   /**
@@ -268,6 +319,7 @@ export class Coordinator {
       const res = await this.client
         .if(key, 'Create', '==', fence.token)
         .and(key, 'Value', '==', fence.member)
+        .and(this.keys.epoch, 'Value', '==', fence.epoch)
         .commit();
       ok = res.succeeded;
     } catch (err) {
@@ -370,6 +422,10 @@ export class Coordinator {
       const sent = Date.now();
       this.count('grant');
       const id = await lease.grant();
+      await this.readEpoch().catch(async (err) => {
+        await lease.revoke().catch(() => undefined);
+        throw err;
+      });
       const key = this.keys.members + this.o.member;
       const about = JSON.stringify({
         member: this.o.member,
@@ -532,6 +588,10 @@ export class Coordinator {
 
   private watched(kv: IKeyValue, deleted: boolean): void {
     const key = kv.key.toString();
+    if (key === this.keys.epoch) {
+      this.rereadEpoch();
+      return;
+    }
     if (key.startsWith(this.keys.status)) {
       const host = key.slice(this.keys.status.length);
       if (deleted) this.statuses.delete(host);
@@ -542,6 +602,18 @@ export class Coordinator {
       return;
     }
     this.scheduleSync();
+  }
+
+  /** The epoch key changed (or the watch restarted and may have missed it): read it again, or draw a new one. */
+  private rereadEpoch(): void {
+    if (!this.lease) return; // register reads it
+    this.readEpoch().catch((err) => {
+      this.o.log.warn(
+        { err: String(err) },
+        'reading the fencing epoch failed; the next confirmation will fail',
+      );
+      setTimeout(() => this.rereadEpoch(), 1_000).unref();
+    });
   }
 
   private async loadStatuses(): Promise<void> {

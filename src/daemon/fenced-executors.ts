@@ -11,6 +11,8 @@ export interface Fencing {
   enforcing(): boolean;
   /** Proves in etcd that the fence still stands; throws (Fenced, CoordinationLost) when it does not. */
   confirm(host: string, fence: Fence): Promise<void>;
+  /** The host held the fence of another epoch before this daemon's was raised there. */
+  fenceAdopted(host: string, from: { epoch: string; token: string }): void;
 }
 
 /** How long raising a host's fence may take (it waits for the host lock like any changing script). */
@@ -23,7 +25,7 @@ const RAISE_TIMEOUT_MS = 90_000;
  * fence is raised to the claim's token, so whatever the previous owner still sends is refused from then on.
  */
 export class FencedExecutors implements ExecutorSource {
-  /** Host -> the token its fence was raised to. */
+  /** Host -> the fence (epoch and token) it was raised to. */
   private readonly raised = new Map<string, string>();
 
   constructor(
@@ -34,11 +36,13 @@ export class FencedExecutors implements ExecutorSource {
   async connection(host: HostRef, signal?: AbortSignal): Promise<HostExecutor> {
     const exec = await this.inner.connection(host, signal);
     const fence = this.fencing.fenceOf(host.name);
-    if (fence && this.fencing.enforcing() && this.raised.get(host.name) !== fence.token) {
+    const id = fence && `${fence.epoch} ${fence.token}`;
+    if (fence && this.fencing.enforcing() && this.raised.get(host.name) !== id) {
       await this.fencing.confirm(host.name, fence);
       const res = await exec.run(hostScript({ op: 'fence', fence }), { timeoutMs: RAISE_TIMEOUT_MS, signal });
-      parseRaiseFenceOutput(res.stdout.toString('utf8'), host.name);
-      this.raised.set(host.name, fence.token);
+      const { adopted } = parseRaiseFenceOutput(res.stdout.toString('utf8'), host.name);
+      if (adopted) this.fencing.fenceAdopted(host.name, adopted);
+      this.raised.set(host.name, id!);
     }
     return new FencedExecutor(exec, this.fencing);
   }

@@ -10,7 +10,7 @@ import { labSsh } from '../support/lab.js';
 // Several daemons sharing one fleet through a real etcd cluster (issue 17): Debian's etcd-server, three members
 // on loopback started by this file; three `hostop run` over lab-71 … lab-100, which belong to this file.
 // The hosts' own record of who wrote to them is the fence log each fenced script appends to, under the host lock
-// (`EPOCH TOKEN MEMBER OP`, apply-scripts.ts fenceCheck).
+// (`TIME TOKEN MEMBER OP EPOCH`, apply-scripts.ts fenceCheck).
 const HOSTS = Array.from({ length: 30 }, (_, i) => `lab-${71 + i}`);
 const PATH = '/etc/hostop-cluster/app.conf';
 const MEMBERS = ['m0', 'm1', 'm2'];
@@ -35,14 +35,16 @@ interface FenceLine {
   token: bigint;
   member: string;
   op: string;
+  /** The fencing epoch the token belongs to (the fleet's etcd data history). */
+  epoch: string;
 }
 function fenceLog(host: string): FenceLine[] {
   return sh(host, 'cat /var/lib/hostop/fence.log 2>/dev/null || true')
     .split('\n')
     .filter(Boolean)
     .map((l) => {
-      const [time, token, member, op] = l.split(' ');
-      return { time: Number(time), token: BigInt(token!), member: member!, op: op! };
+      const [time, token, member, op, epoch] = l.split(' ');
+      return { time: Number(time), token: BigInt(token!), member: member!, op: op!, epoch: epoch! };
     });
 }
 
@@ -57,7 +59,9 @@ function assertOneWriterAtATime(): Map<string, FenceLine[]> {
     logs.set(h, log);
     const byToken = new Map<bigint, string>();
     log.forEach((l, i) => {
-      if (i > 0) expect(l.token >= log[i - 1]!.token, `${h}: token went down at line ${i + 1}`).toBe(true);
+      const prev = log[i - 1];
+      if (prev?.epoch === l.epoch)
+        expect(l.token >= prev.token, `${h}: token went down at line ${i + 1}`).toBe(true);
       expect(byToken.get(l.token) ?? l.member, `${h}: token ${l.token} used by two members`).toBe(l.member);
       byToken.set(l.token, l.member);
     });
@@ -244,7 +248,9 @@ describe('several daemons on etcd', () => {
         30_000,
         100,
       );
-      for (const d of live()) expect((await statusOf(d)).coordination.enforcing).toBe(true);
+      // Carrying on: each daemon enforces (a renewal that went to the dead leader may have made it late a moment).
+      for (const d of live())
+        await waitFor('enforcing', async () => (await statusOf(d)).coordination.enforcing, 30_000, 200);
       await etcd.start(leader);
 
       for (let i = 0; i < 3; i++) await etcd.kill(i);
@@ -346,6 +352,7 @@ describe('a daemon on a secured etcd: TLS with client certificates, a user whose
   const hosts = HOSTS.slice(0, 3);
   const PREFIX = '/fleet-a/';
   const PASSWORD = `pw-${process.pid}-hostop-secret`;
+  const OLD_EPOCH = 'a'.repeat(32);
   let etcd: EtcdCluster;
   let dir: string;
   let tls: TestTls;
@@ -381,8 +388,12 @@ describe('a daemon on a secured etcd: TLS with client certificates, a user whose
     tls = makeTestTls(files);
     etcd = await startEtcdCluster(1, 23795, tls);
     await etcd.enableAuth('hostop', PASSWORD, PREFIX);
-    // The hosts' fences hold the first cluster's tokens, which this fresh cluster's revisions do not reach.
-    for (const h of hosts) sh(h, 'rm -rf /var/lib/hostop /etc/hostop-cluster');
+    // The hosts were fenced through an earlier etcd (another epoch), whose revisions were far beyond this fresh one's.
+    for (const h of hosts)
+      sh(
+        h,
+        `rm -rf /var/lib/hostop /etc/hostop-cluster && mkdir -m 700 /var/lib/hostop && printf '90000 ${OLD_EPOCH}\\n' > /var/lib/hostop/fence`,
+      );
     dir = desiredState(hosts, fileResource('cluster-app', hosts, PATH, content('tls')));
   }, 120_000);
 
@@ -392,7 +403,7 @@ describe('a daemon on a secured etcd: TLS with client certificates, a user whose
     rmSync(files, { recursive: true, force: true });
   });
 
-  it('joins with its certificate and password, owns and converges its hosts; the password is in no log line', async () => {
+  it('joins with its certificate and password, owns and converges its hosts (fenced before through an earlier etcd); the password is in no log line', async () => {
     await withDaemon(dir, secured(passwordFile('password', `${PASSWORD}\n`)), async (d) => {
       await waitFor(
         'every host owned, enforcing',
@@ -406,6 +417,35 @@ describe('a daemon on a secured etcd: TLS with client certificates, a user whose
       await waitFor('converged', () => hosts.every((h) => hostFile(h) === content('tls')), 60_000, 500);
       expect((await etcd.keys(`${PREFIX}owners/`)).sort()).toEqual([...hosts].sort());
       expect(JSON.stringify(d.logs)).not.toContain(PASSWORD);
+      // Each host moved to this etcd's epoch in place of the old epoch's higher token, and the daemon said so.
+      for (const h of hosts) {
+        const log = fenceLog(h);
+        expect(log.length, h).toBeGreaterThan(0);
+        const epoch = log[0]!.epoch;
+        expect(epoch).toMatch(/^[0-9a-f]{32}$/);
+        expect(epoch).not.toBe(OLD_EPOCH);
+        expect(log.every((l) => l.epoch === epoch && l.token < 90000n && l.member === 's0')).toBe(true);
+        expect(sh(h, 'cat /var/lib/hostop/fence')).toBe(`${log.at(-1)!.token} ${epoch} ${OLD_EPOCH}\n`);
+        expect(
+          d.logs.some((l) => l.host === h && l.fromEpoch === OLD_EPOCH && l.fromRevision === '90000'),
+          `${h}: adoption logged`,
+        ).toBe(true);
+      }
+      expect(await etcd.get(`${PREFIX}epoch`)).toBe(fenceLog(hosts[0]!)[0]!.epoch);
+      // An operator deletes the epoch key (as after restoring a snapshot, whose revisions are older than the
+      // tokens issued since): the daemon draws a new one, and the next write to a host moves its fence there.
+      const before = (await etcd.get(`${PREFIX}epoch`))!;
+      await etcd.del(`${PREFIX}epoch`);
+      const next = (await waitFor('a new epoch', async () => {
+        const e = await etcd.get(`${PREFIX}epoch`);
+        return e && e !== before ? e : undefined;
+      }))!;
+      const h = hosts[0]!;
+      sh(h, `echo 'hand: edit' > ${PATH}`);
+      await waitFor(`${h} corrected`, () => hostFile(h) === content('tls'), 30_000, 100);
+      expect(sh(h, 'cat /var/lib/hostop/fence')).toMatch(
+        new RegExp(`^\\d+ ${next} ${before} ${OLD_EPOCH}\n$`),
+      );
     });
   }, 120_000);
 

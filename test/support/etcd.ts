@@ -84,6 +84,10 @@ export interface EtcdCluster {
   leader(): Promise<number>;
   /** The keys under `prefix`, without it, sorted (a linearizable range). */
   keys(prefix: string): Promise<string[]>;
+  /** The value of `key`, or null. */
+  get(key: string): Promise<string | null>;
+  /** Deletes `key`, as an operator's `etcdctl del` would. */
+  del(key: string): Promise<void>;
   /**
    * Turns on etcd's authentication: a `root` user (etcd requires one) and `user` with a role that may read and
    * write `prefix` only (https://etcd.io/docs/v3.4/op-guide/authentication/). The helper's own calls go on as root.
@@ -240,6 +244,10 @@ export async function startEtcdCluster(size = 3, basePort = 23790, tls?: TestTls
       (await (admin ?? adminClient()).getAll().prefix(prefix).keys())
         .map((k) => k.slice(prefix.length))
         .sort(),
+    get: (key) => (admin ?? adminClient()).get(key).string(),
+    del: async (key) => {
+      await (admin ?? adminClient()).delete().key(key).exec();
+    },
     enableAuth: async (user, password, prefix) => {
       const c = admin ?? adminClient();
       const rootPassword = `root-${process.pid}-${Date.now()}`;
