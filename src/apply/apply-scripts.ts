@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ServiceAction } from '../core/diff.js';
 import { HostopError, ProtocolError } from '../core/errors.js';
 import type { ValidatorSpec } from '../core/model.js';
@@ -145,39 +145,47 @@ export function fencePaths(stateRoot: string): { token: string; log: string } {
 /** Lines kept of the fence log once it passes 64 KiB (it is trimmed, never rotated away). */
 const FENCE_LOG_KEEP = 500;
 
-/** Epochs a host remembers having left (so that it never goes back to one). */
-const RETIRED_EPOCHS_KEPT = 8;
-
 /**
  * Under the host lock, so no claim can slip in between the check and the writes: the host keeps the highest
- * token any script brought in `fence`, with its epoch and the epochs it left (`TOKEN EPOCH [RETIRED...]`). A
- * script with a lower token of the same epoch is from a daemon that lost the host (paused, partitioned, or simply
- * late) and is refused before it touches anything (`fenced N`, status 76). A higher or equal token is let in,
- * raises the kept one, and is logged as `TIME TOKEN MEMBER OP EPOCH` (TIME in Unix seconds) in `fence.log`: the host's own record
- * of who wrote to it, and in which order.
+ * token any script brought in `fence`, with its epoch (`TOKEN EPOCH`). A script with a lower token of the same
+ * epoch is from a daemon that lost the host (paused, partitioned, or simply late) and is refused before it
+ * touches anything (`fenced N`, status 76). A higher or equal token is let in, raises the kept one, and is logged
+ * as `TIME TOKEN MEMBER OP EPOCH` (TIME in Unix seconds) in `fence.log`: the host's own record of who wrote to
+ * it, and in which order.
  *
- * A token of a new epoch is let in too, and the host moves to that epoch (`$fa` says from what), retiring the
- * old one: revisions of two etcd data histories do not compare, and a new epoch means the fleet's etcd was wiped
- * or replaced (revisions start again at 1) or an operator deleted the epoch key after restoring a snapshot. A
- * script of a retired epoch is refused (`fenced retired`): a daemon that slept through the move cannot write.
+ * Revisions of two etcd data histories do not compare, so epochs are ordered by their first 12 hex digits (when
+ * they were drawn, in ms since 1970). A token of a newer epoch is let in whatever its value, and the host moves to
+ * that epoch (`$fa` says from what): the fleet's etcd was wiped or replaced (its revisions start again at 1), or an
+ * operator deleted the epoch key after restoring a snapshot. A script of an older epoch is refused (`fenced
+ * epoch`): a daemon that slept through the move cannot write, nor take the host back.
  */
 function fenceCheck(stateRoot: string, f: FenceStamp): string {
   if (!/^[1-9][0-9]{0,18}$/.test(f.token))
     throw new HostopError('BadFence', `not a fencing token: ${f.token}`, false);
-  if (!/^[0-9a-f]{32}$/.test(f.epoch))
-    throw new HostopError('BadFence', `not a fencing epoch: ${f.epoch}`, false);
+  if (!EPOCH.test(f.epoch)) throw new HostopError('BadFence', `not a fencing epoch: ${f.epoch}`, false);
   const p = fencePaths(stateRoot);
   const [F, L, T, E] = [quoteArg(p.token), quoteArg(p.log), f.token, f.epoch];
+  // ${fe%<20 ?>} is the epoch's first 12 hex digits; dash's arithmetic reads 0x constants (POSIX).
+  const drawn = Number.parseInt(f.epoch.slice(0, 12), 16);
   return [
-    `f=; fe=; fr=; { read -r f fe fr < ${F}; } 2>/dev/null`,
-    `case $f in ''|*[!0-9]*) f=0;; esac; case $fe in *[!0-9a-f]*) fe=;; esac; case $fr in *[!0-9a-f\\ ]*) fr=;; esac`,
-    `case " $fr " in *" ${E} "*) echo 'fenced retired'; exit 76;; esac`,
-    `if [ "$fe" = ${E} ] && [ "$f" -gt ${T} ]; then echo "fenced $f"; exit 76; fi`,
-    `fa=; if [ -n "$fe" ] && [ "$fe" != ${E} ]; then fa="$fe $f"; fr=$(echo $fe $fr | cut -d' ' -f1-${RETIRED_EPOCHS_KEPT}); fi`,
-    `if [ "$fe" != ${E} ] || [ "$f" -lt ${T} ]; then { printf '%s %s%s\n' ${T} ${E} "\${fr:+ $fr}" > ${F}.new && mv -f -- ${F}.new ${F}; } 2>/dev/null || { echo 'fenced unwritable'; exit 76; }; fi`,
+    `f=; fe=; { read -r f fe _ < ${F}; } 2>/dev/null; case $f in ''|*[!0-9]*) f=0;; esac`,
+    `case $fe in ${'?'.repeat(32)}) case $fe in *[!0-9a-f]*) fe=;; esac;; *) fe=;; esac`,
+    `fd=0; [ -z "$fe" ] || fd=$((0x\${fe%${'?'.repeat(20)}}))`,
+    `if [ "$fe" = ${E} ]; then if [ "$f" -gt ${T} ]; then echo "fenced $f"; exit 76; fi`,
+    `elif [ "$fd" -ge ${drawn} ]; then echo 'fenced epoch'; exit 76; fi`,
+    `fa=; if [ -n "$fe" ] && [ "$fe" != ${E} ]; then fa="$fe $f"; fi`,
+    `if [ "$fe" != ${E} ] || [ "$f" -lt ${T} ]; then { printf '%s %s\n' ${T} ${E} > ${F}.new && mv -f -- ${F}.new ${F}; } 2>/dev/null || { echo 'fenced unwritable'; exit 76; }; fi`,
     `[ "$(stat -c %s -- ${L} 2>/dev/null || echo 0)" -le 65536 ] || { tail -n ${FENCE_LOG_KEEP} -- ${L} > ${L}.new && mv -f -- ${L}.new ${L}; } 2>/dev/null`,
     `printf '%s %s %s %s %s\n' "$(date +%s.%N)" ${T} ${quoteArg(f.member)} ${quoteArg(f.op)} ${E} >> ${L}`,
   ].join('\n');
+}
+
+/** A fencing epoch: 12 hex digits of the ms it was drawn at, then 20 random ones. */
+export const EPOCH = /^[0-9a-f]{32}$/;
+
+/** A new fencing epoch, later than any drawn before by this clock. */
+export function drawEpoch(now = Date.now(), random = randomBytes(10)): string {
+  return now.toString(16).padStart(12, '0').slice(-12) + random.toString('hex');
 }
 
 /**
@@ -240,8 +248,8 @@ export function assertNotLocked(stdout: string, host: string): void {
       'Fenced',
       fenced[1] === 'unwritable'
         ? 'the host fence could not be written; nothing was changed'
-        : fenced[1] === 'retired'
-          ? "the host's fence moved to a newer epoch of the fleet's etcd than this daemon's; nothing was changed"
+        : fenced[1] === 'epoch'
+          ? "the host follows a newer fencing epoch than this daemon's (it slept through a move of the fleet's etcd, or its clock was behind when it drew its epoch); nothing was changed"
           : `another hostop daemon took this host over (the host holds fencing token ${fenced[1]}); nothing was changed`,
       false,
       { host },

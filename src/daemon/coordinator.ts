@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   ConsecutiveBreaker,
   ConstantBackoff,
@@ -19,7 +18,7 @@ import {
   type Watcher,
   isRecoverableError,
 } from 'etcd3';
-import type { Fence } from '../apply/apply-scripts.js';
+import { EPOCH, type Fence, drawEpoch } from '../apply/apply-scripts.js';
 import { HostopError } from '../core/errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { HostopMetrics } from '../observe/metrics.js';
@@ -116,6 +115,9 @@ export class Coordinator {
   private stopped = false;
   /** The fleet's fencing epoch (`<prefix>epoch`): the fences' second half. */
   private epoch = '';
+  private readingEpoch = false;
+  /** Orphan statuses being deleted. */
+  private readonly dropping = new Set<string>();
 
   constructor(private readonly o: CoordinatorOptions) {
     const p = o.prefix.endsWith('/') ? o.prefix : `${o.prefix}/`;
@@ -173,11 +175,13 @@ export class Coordinator {
           if (
             err instanceof EtcdAuthenticationFailedError ||
             err instanceof EtcdPermissionDeniedError ||
-            err instanceof GRPCUnauthenticatedError
+            err instanceof GRPCUnauthenticatedError ||
+            // --etcd-user given to an etcd without authentication (rpctypes/error.go ErrGRPCAuthNotEnabled)
+            /authentication is not enabled/.test(String(err))
           )
             throw new HostopError(
               'EtcdAccessDenied',
-              `etcd refused this daemon${this.o.auth ? ` (user "${this.o.auth.username}")` : ''}: ${err.message}; check --etcd-user, --etcd-password-file and the user's role, which must allow reading and writing ${this.keys.root}`,
+              `etcd refused this daemon${this.o.auth ? ` (user "${this.o.auth.username}")` : ''}: ${err instanceof Error ? err.message : String(err)}; check --etcd-user, --etcd-password-file and the user's role, which must allow reading and writing ${this.keys.root}`,
               false,
               { cause: err },
             );
@@ -195,6 +199,7 @@ export class Coordinator {
     this.o.log.debug('watching the prefix');
     await untilJoined('starting the watch', () => this.watch());
     if (this.stopped) return;
+    this.rereadEpoch(); // a change between register's read and the watch's start is not in the watch
     this.o.log.debug('loading the published statuses');
     await this.loadStatuses();
     this.scheduleSync();
@@ -279,7 +284,7 @@ export class Coordinator {
    * daemon ends up with the one that etcd kept.
    */
   private async readEpoch(): Promise<void> {
-    const drawn = randomBytes(16).toString('hex');
+    const drawn = drawEpoch();
     this.count('txn');
     const res = await this.client
       .if(this.keys.epoch, 'Create', '==', 0)
@@ -289,7 +294,7 @@ export class Coordinator {
     const epoch = res.succeeded
       ? drawn
       : (res.responses[0]?.response_range?.kvs?.[0]?.value?.toString() ?? '');
-    if (!/^[0-9a-f]{32}$/.test(epoch))
+    if (!EPOCH.test(epoch))
       throw new HostopError(
         'BadEpoch',
         `${this.keys.epoch} in etcd holds no fencing epoch (32 hex digits); delete it and the daemons draw a new one`,
@@ -334,6 +339,9 @@ export class Coordinator {
       );
     }
     if (!ok) {
+      // Another owner, or another epoch: the watch may have missed the epoch's change (a restored etcd resumes
+      // below the revision it had reached), so it is read again as well.
+      this.rereadEpoch();
       this.scheduleSync();
       throw new HostopError('Fenced', 'this daemon no longer owns the host in etcd; nothing written', false, {
         host,
@@ -604,16 +612,25 @@ export class Coordinator {
     this.scheduleSync();
   }
 
-  /** The epoch key changed (or the watch restarted and may have missed it): read it again, or draw a new one. */
+  /**
+   * The epoch key changed, or may have (a watch restarted, a confirmation failed): read it again, or draw a new
+   * one. One read at a time; a failed one is retried a second later.
+   */
   private rereadEpoch(): void {
-    if (!this.lease) return; // register reads it
-    this.readEpoch().catch((err) => {
-      this.o.log.warn(
-        { err: String(err) },
-        'reading the fencing epoch failed; the next confirmation will fail',
-      );
-      setTimeout(() => this.rereadEpoch(), 1_000).unref();
-    });
+    if (this.readingEpoch || this.stopped) return;
+    this.readingEpoch = true;
+    this.readEpoch().then(
+      () => {
+        this.readingEpoch = false;
+      },
+      (err) => {
+        this.o.log.warn({ err: String(err) }, 'reading the fencing epoch failed; retrying');
+        setTimeout(() => {
+          this.readingEpoch = false;
+          this.rereadEpoch();
+        }, 1_000).unref();
+      },
+    );
   }
 
   private async loadStatuses(): Promise<void> {
@@ -670,6 +687,7 @@ export class Coordinator {
         { member: kv.value.toString(), lease: String(kv.lease), token: String(kv.create_revision) },
       ]),
     );
+    this.dropOrphanStatuses();
     const plan = planOwnership(this.o.member, current.id, this.hosts, this.members, this.ownerRecords);
     const before = new Set(this.owned.keys());
     const release = new Set(plan.release);
@@ -729,6 +747,27 @@ export class Coordinator {
     } finally {
       this.releasing.delete(host);
       this.handing.delete(host);
+    }
+  }
+
+  /**
+   * The published statuses of hosts that left the desired state while their owner was gone (so no owner released
+   * them): deleted by whichever daemon sees them, provided the host is still unowned.
+   */
+  private dropOrphanStatuses(): void {
+    if (this.hosts.length === 0) return; // no desired state loaded yet
+    const wanted = new Set(this.hosts);
+    for (const h of this.statuses.keys()) {
+      if (wanted.has(h) || this.ownerRecords.has(h) || this.dropping.has(h)) continue;
+      this.dropping.add(h);
+      const owner = this.keys.owners + h;
+      this.count('txn');
+      this.client
+        .if(owner, 'Create', '==', 0)
+        .then(this.client.delete().key(this.keys.status + h))
+        .commit()
+        .catch((err) => this.o.log.debug({ host: h, err: String(err) }, 'deleting an orphan status failed'))
+        .finally(() => this.dropping.delete(h));
     }
   }
 

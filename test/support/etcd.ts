@@ -88,6 +88,8 @@ export interface EtcdCluster {
   get(key: string): Promise<string | null>;
   /** Deletes `key`, as an operator's `etcdctl del` would. */
   del(key: string): Promise<void>;
+  /** Puts `key`, as an operator's `etcdctl put` would. */
+  put(key: string, value: string): Promise<void>;
   /**
    * Turns on etcd's authentication: a `root` user (etcd requires one) and `user` with a role that may read and
    * write `prefix` only (https://etcd.io/docs/v3.4/op-guide/authentication/). The helper's own calls go on as root.
@@ -245,6 +247,9 @@ export async function startEtcdCluster(size = 3, basePort = 23790, tls?: TestTls
         .map((k) => k.slice(prefix.length))
         .sort(),
     get: (key) => (admin ?? adminClient()).get(key).string(),
+    put: async (key, value) => {
+      await (admin ?? adminClient()).put(key).value(value).exec();
+    },
     del: async (key) => {
       await (admin ?? adminClient()).delete().key(key).exec();
     },

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  EPOCH,
+  drawEpoch,
   fencePaths,
   parseRaiseFenceOutput,
   parseStageOutput,
@@ -12,7 +14,8 @@ import {
 import { tempDir } from '../../support/temp.js';
 
 /** The fence of several daemons (issue 17), run by the real /bin/sh on a real state directory. */
-const [E7, E8] = ['7'.repeat(32), 'e8'.repeat(16)];
+/** Epochs drawn at ms 7 and ms 8 (their first 12 hex digits), so E8 is the newer. */
+const [E7, E8] = [`${'0'.repeat(11)}7${'7'.repeat(20)}`, `${'0'.repeat(11)}8${'e8'.repeat(10)}`];
 const sh = (script: string) => {
   const r = spawnSync('/bin/sh', ['-s'], { input: script, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout };
@@ -91,7 +94,7 @@ describe('host fence', () => {
     expect(lines.at(-1)).toBe(`${lines.at(-1)!.split(' ')[0]} 4 a stage ${E7}`);
   });
 
-  it('a token of a new epoch is let in, the old epoch is retired, and a script of it is refused from then on', () => {
+  it('a token of a newer epoch is let in; a script of an older epoch is refused from then on', () => {
     const { state, stage, paths } = setup();
     const raise = (token: string, epoch: string) =>
       parseRaiseFenceOutput(
@@ -101,16 +104,21 @@ describe('host fence', () => {
     expect(raise('90000', E7)).toEqual({});
     // A wiped etcd's revisions start again at 1: the new epoch's first claim is let in; the raise says from what.
     expect(raise('12', E8)).toEqual({ adopted: { epoch: E7, token: '90000' } });
-    expect(readFileSync(paths.token, 'utf8')).toBe(`12 ${E8} ${E7}\n`);
+    expect(readFileSync(paths.token, 'utf8')).toBe(`12 ${E8}\n`);
     // Within the new epoch tokens compare as ever.
     expect(stage('11', 'a', E8)).toEqual({ code: 76, stdout: 'fenced 12\n' });
     expect(stage('13', 'b', E8).code).toBe(0);
     // A daemon that slept through the move, with its old epoch's far higher token, is refused.
     const late = stage('95000', 'c', E7);
-    expect(late).toEqual({ code: 76, stdout: 'fenced retired\n' });
-    expect(() => parseStageOutput(late.stdout, 1, 'h')).toThrow(/newer epoch.*nothing was changed/);
+    expect(late).toEqual({ code: 76, stdout: 'fenced epoch\n' });
+    expect(() => parseStageOutput(late.stdout, 1, 'h')).toThrow(/newer fencing epoch.*nothing was changed/);
+    // So is an epoch drawn in the same ms as the host's but not it (never two live ones: etcd keeps one).
+    expect(stage('14', 'c', `${E8.slice(0, 12)}${'0'.repeat(20)}`)).toEqual({
+      code: 76,
+      stdout: 'fenced epoch\n',
+    });
     expect(raise('13', E8)).toEqual({});
-    expect(readFileSync(paths.token, 'utf8')).toBe(`13 ${E8} ${E7}\n`);
+    expect(readFileSync(paths.token, 'utf8')).toBe(`13 ${E8}\n`);
     expect(
       readFileSync(paths.log, 'utf8')
         .trim()
@@ -124,22 +132,16 @@ describe('host fence', () => {
     ]);
   });
 
-  it('keeps the last 8 retired epochs, and a garbled list counts as none', () => {
+  it('a garbled epoch in the fence file counts as none; epochs drawn now are ordered by their time', () => {
     const { state, paths } = setup();
-    const epochs = Array.from({ length: 10 }, (_, i) => i.toString(16).repeat(32));
-    epochs.forEach((e, i) => {
-      expect(
-        sh(raiseFenceScript(state, { token: String(100 - i), member: 'a', op: 'fence', epoch: e })).code,
-      ).toBe(0);
-    });
-    const [token, epoch, ...retired] = readFileSync(paths.token, 'utf8').trim().split(' ');
-    expect([token, epoch]).toEqual(['91', epochs[9]]);
-    expect(retired).toEqual(epochs.slice(1, 9).reverse());
-    writeFileSync(paths.token, `91 ${epochs[9]} $(reboot) *\n`);
-    expect(
-      sh(raiseFenceScript(state, { token: '5', member: 'a', op: 'fence', epoch: epochs[0]! })).code,
-    ).toBe(0);
-    expect(readFileSync(paths.token, 'utf8')).toBe(`5 ${epochs[0]} ${epochs[9]}\n`);
+    mkdirSync(state, { recursive: true });
+    writeFileSync(paths.token, `90000 $(reboot)${'f'.repeat(23)}\n`);
+    expect(sh(raiseFenceScript(state, { token: '3', member: 'a', op: 'fence', epoch: E7 })).code).toBe(0);
+    expect(readFileSync(paths.token, 'utf8')).toBe(`3 ${E7}\n`);
+    const [a, b] = [drawEpoch(1_700_000_000_000), drawEpoch(1_700_000_000_001)];
+    expect(a).toMatch(EPOCH);
+    expect(a.slice(0, 12) < b.slice(0, 12)).toBe(true);
+    expect(drawEpoch(Date.now())).not.toBe(drawEpoch(Date.now()));
   });
 
   it('refuses a token that is not a revision', () => {
