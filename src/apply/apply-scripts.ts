@@ -126,8 +126,9 @@ export interface Fence {
   /** A positive decimal integer (an etcd revision, int64). */
   token: string;
   /**
-   * The epoch of the etcd data the token is a revision of (32 hex digits, random, kept in etcd under the prefix):
-   * tokens of two epochs do not compare. A wiped or new etcd has no epoch, and its first daemon draws a new one.
+   * The epoch of the etcd data the token is a revision of (`drawEpoch`: the time it was drawn, then random digits;
+   * kept in etcd under the prefix): tokens of two epochs do not compare. A wiped or new etcd has no epoch, and its
+   * first daemon draws a new one.
    */
   epoch: string;
   /** The daemon's member name, recorded in the host's fence log. */

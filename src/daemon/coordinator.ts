@@ -38,9 +38,10 @@ import type { FleetCoordination, HostStatus, ResourceStatus } from './status-doc
  *                   ("the revision is a global logical clock, incremented for every change", etcd data model,
  *                   https://etcd.io/docs/v3.4/learning/data_model/).
  *   status/<host>   the host's status as its owner last saw it (not under a lease: the last word stays readable).
- *   epoch           the fencing epoch: 32 random hex digits naming this etcd data history, drawn by the first
- *                   daemon that finds none (created only if absent). Tokens compare only within an epoch; a wiped
- *                   etcd starts its revisions at 1 again, under a new epoch the hosts move to.
+ *   epoch           the fencing epoch naming this etcd data history (12 hex digits of the time it was drawn, 20
+ *                   random), drawn by the first daemon that finds none (created only if absent). Tokens compare
+ *                   only within an epoch; a wiped etcd starts its revisions at 1 again, under a newer epoch the
+ *                   hosts move to.
  *
  * Every member watches the prefix, agrees on the live member set, and shares the hosts out by rendezvous hashing
  * (shard.ts). Before a changing script runs, its owner proves in one transaction that its key still stands

@@ -348,7 +348,7 @@ describe('several daemons on etcd', () => {
           30_000,
           200,
         );
-      expect((await etcd.keys('/hostop/owners/')).sort()).toEqual([...rest].sort());
+      expect(await etcd.keys('/hostop/owners/')).toEqual([...rest].sort());
     } catch (e) {
       dumpLogs(e);
     }
@@ -423,7 +423,7 @@ describe('a daemon on a secured etcd: TLS with client certificates, a user whose
         200,
       );
       await waitFor('converged', () => hosts.every((h) => hostFile(h) === content('tls')), 60_000, 500);
-      expect((await etcd.keys(`${PREFIX}owners/`)).sort()).toEqual([...hosts].sort());
+      expect(await etcd.keys(`${PREFIX}owners/`)).toEqual([...hosts].sort());
       expect(JSON.stringify(d.logs)).not.toContain(PASSWORD);
       // Each host moved to this etcd's epoch in place of the old epoch's higher token, and the daemon said so.
       for (const h of hosts) {
@@ -439,10 +439,10 @@ describe('a daemon on a secured etcd: TLS with client certificates, a user whose
           `${h}: adoption logged`,
         ).toBe(true);
       }
-      expect(await etcd.get(`${PREFIX}epoch`)).toBe(fenceLog(hosts[0]!)[0]!.epoch);
+      const before = (await etcd.get(`${PREFIX}epoch`))!;
+      expect(before).toBe(fenceLog(hosts[0]!)[0]!.epoch);
       // An operator deletes the epoch key (as after restoring a snapshot, whose revisions are older than the
       // tokens issued since): the daemon draws a new one, and the next write to a host moves its fence there.
-      const before = (await etcd.get(`${PREFIX}epoch`))!;
       await etcd.del(`${PREFIX}epoch`);
       const next = (await waitFor('a new epoch', async () => {
         const e = await etcd.get(`${PREFIX}epoch`);

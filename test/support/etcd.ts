@@ -175,6 +175,7 @@ export async function startEtcdCluster(size = 3, basePort = 23790, tls?: TestTls
     });
   // The helper's own client for keys and users (as root once authentication is on).
   let admin: Etcd3 | undefined;
+  const kv = () => admin ?? adminClient();
   const adminClient = (auth?: { username: string; password: string }) => {
     admin?.close();
     admin = new Etcd3({
@@ -243,18 +244,16 @@ export async function startEtcdCluster(size = 3, basePort = 23790, tls?: TestTls
       throw new Error('no etcd member knows a leader');
     },
     keys: async (prefix) =>
-      (await (admin ?? adminClient()).getAll().prefix(prefix).keys())
-        .map((k) => k.slice(prefix.length))
-        .sort(),
-    get: (key) => (admin ?? adminClient()).get(key).string(),
+      (await kv().getAll().prefix(prefix).keys()).map((k) => k.slice(prefix.length)).sort(),
+    get: (key) => kv().get(key).string(),
     put: async (key, value) => {
-      await (admin ?? adminClient()).put(key).value(value).exec();
+      await kv().put(key).value(value).exec();
     },
     del: async (key) => {
-      await (admin ?? adminClient()).delete().key(key).exec();
+      await kv().delete().key(key).exec();
     },
     enableAuth: async (user, password, prefix) => {
-      const c = admin ?? adminClient();
+      const c = kv();
       const rootPassword = `root-${process.pid}-${Date.now()}`;
       await c.role('root').create();
       await c.user('root').create(rootPassword);
