@@ -129,8 +129,14 @@ export class Coordinator {
       status: `${p}status/`,
       epoch: `${p}epoch`,
     };
-    this.client = new Etcd3({
-      hosts: o.endpoints,
+    this.client = this.connect(o.endpoints);
+  }
+
+  /** An etcd client to `hosts` with this daemon's TLS, credentials, deadlines and fault handling. */
+  private connect(hosts: string[]): Etcd3 {
+    const o = this.o;
+    return new Etcd3({
+      hosts,
       credentials: o.tls && { rootCertificate: o.tls.ca, privateKey: o.tls.key, certChain: o.tls.cert },
       auth: o.auth,
       dialTimeout: CALL_DEADLINE_MS,
@@ -172,19 +178,16 @@ export class Coordinator {
           return await step();
         } catch (err) {
           if (err instanceof HostopError && !err.retryable) throw err; // a name taken, a garbled epoch
-          // Wrong credentials or a role without the prefix: waiting would not mend it.
-          if (
-            err instanceof EtcdAuthenticationFailedError ||
-            err instanceof EtcdPermissionDeniedError ||
-            err instanceof GRPCUnauthenticatedError ||
-            // --etcd-user given to an etcd without authentication (rpctypes/error.go ErrGRPCAuthNotEnabled)
-            /authentication is not enabled/.test(String(err))
-          )
+          // Wrong credentials or a role without the prefix: waiting would not mend it. etcd3 authenticates with
+          // one endpoint after the other and reports only the last one's error (connection-pool.js, `attempt`):
+          // with that one down, a wrong password would look like an outage, so each endpoint is asked alone.
+          const denied = accessDenied(err) ? err : this.o.auth && (await this.deniedByAnEndpoint());
+          if (denied)
             throw new HostopError(
               'EtcdAccessDenied',
-              `etcd refused this daemon${this.o.auth ? ` (user "${this.o.auth.username}")` : ''}: ${err instanceof Error ? err.message : String(err)}; check --etcd-user, --etcd-password-file and the user's role, which must allow reading and writing ${this.keys.root}`,
+              `etcd refused this daemon${this.o.auth ? ` (user "${this.o.auth.username}")` : ''}: ${denied instanceof Error ? denied.message : String(denied)}; check --etcd-user, --etcd-password-file and the user's role, which must allow reading and writing ${this.keys.root}`,
               false,
-              { cause: err },
+              { cause: denied },
             );
           if (this.stopped) return;
           this.etcdState = 'lost';
@@ -206,6 +209,23 @@ export class Coordinator {
     this.scheduleSync();
     this.tickTimer = setInterval(() => this.tick(), 250);
     this.tickTimer.unref();
+  }
+
+  /** The first refusal of this daemon's credentials or role by any one endpoint asked alone, if there is one. */
+  private async deniedByAnEndpoint(): Promise<unknown> {
+    const answers = await Promise.all(
+      this.o.endpoints.map(async (endpoint) => {
+        const alone = this.connect([endpoint]);
+        try {
+          await alone.get(this.keys.epoch).string();
+        } catch (err) {
+          return accessDenied(err) ? err : undefined;
+        } finally {
+          alone.close();
+        }
+      }),
+    );
+    return answers.find((a) => a !== undefined);
   }
 
   /**
@@ -799,4 +819,15 @@ function parsePublished(text: string): PublishedStatus | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** etcd refused the credentials or the role: waiting would not mend it. */
+function accessDenied(err: unknown): boolean {
+  return (
+    err instanceof EtcdAuthenticationFailedError ||
+    err instanceof EtcdPermissionDeniedError ||
+    err instanceof GRPCUnauthenticatedError ||
+    // --etcd-user given to an etcd without authentication (rpctypes/error.go ErrGRPCAuthNotEnabled)
+    /authentication is not enabled/.test(String(err))
+  );
 }

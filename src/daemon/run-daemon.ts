@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DEFAULT_LISTEN, startHttpServer } from '../observe/http-server.js';
 import { type Logger, createLogger } from '../observe/logger.js';
 import { type HostopMetrics, createMetrics } from '../observe/metrics.js';
-import { GIT_NO_HOOKS } from '../source/load.js';
+import { GIT_NO_HOOKS, gitHeadLog } from '../source/load.js';
 import { watchPaths } from '../source/watch-dir.js';
 import { ConnectionPool } from '../ssh/connection-pool.js';
 import { Coordinator } from './coordinator.js';
@@ -126,8 +126,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     'hostop running',
   );
   reconciler.start();
+  const headLog = await gitHeadLog(o.dir);
   const watcher = watchPaths(
-    [o.dir, ...(o.inventory ? [o.inventory] : [])],
+    [o.dir, ...(o.inventory ? [o.inventory] : []), ...(headLog ? [headLog] : [])],
     100,
     () => void reconciler.reload(),
     (e) => log.warn({ err: e }, 'watch error'),

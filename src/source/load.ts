@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type BuildResult, buildSnapshot } from '../core/build-snapshot.js';
 import type { Problem, SourceFile } from '../core/model.js';
@@ -60,18 +61,32 @@ function unreadable(file: string, message: string): Problem {
  */
 export const GIT_NO_HOOKS = ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null'];
 
+/** Runs git in `dir`, never its hooks or fsmonitor; its standard output, trimmed. */
+const git = async (dir: string, args: string[]) =>
+  (await run('git', [...GIT_NO_HOOKS, ...args], { cwd: dir, encoding: 'utf8', timeout: 5000 })).stdout.trim();
+
 /** `<sha>` or `<sha>-dirty` when `dir` is inside a git work tree; undefined otherwise (or without git). */
 export async function gitRevision(dir: string): Promise<string | undefined> {
-  const git = async (args: string[]) =>
-    (
-      await run('git', [...GIT_NO_HOOKS, ...args], { cwd: dir, encoding: 'utf8', timeout: 5000 })
-    ).stdout.trim();
   try {
-    const sha = await git(['rev-parse', 'HEAD']);
+    const sha = await git(dir, ['rev-parse', 'HEAD']);
     // --no-optional-locks: a plain `git status` refreshes the index under .git/index.lock, so the daemon's
     // reload made a commit that the operator ran at that moment fail with "index.lock: File exists".
-    const dirty = (await git(['--no-optional-locks', 'status', '--porcelain', '--', '.'])) !== '';
+    const dirty = (await git(dir, ['--no-optional-locks', 'status', '--porcelain', '--', '.'])) !== '';
     return dirty ? `${sha}-dirty` : sha;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * HEAD's reflog (`<git-dir>/logs/HEAD`) when `dir` is inside a git work tree: git appends a line to it for every
+ * commit, pull, reset or checkout (core.logAllRefUpdates is on by default in a work tree, git-config(1)), just
+ * before it moves the ref (files_transaction_finish, refs/files-backend.c). A commit changes no file in the
+ * directory once they were written, so this is what tells the daemon that the revision moved.
+ */
+export async function gitHeadLog(dir: string): Promise<string | undefined> {
+  try {
+    return resolve(dir, await git(dir, ['rev-parse', '--git-path', 'logs/HEAD']));
   } catch {
     return undefined;
   }

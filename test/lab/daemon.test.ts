@@ -291,7 +291,14 @@ describe('hostop run: SIGTERM during a rollout', () => {
       `${slow('a', '/etc/hostop-sigterm-a')}---\n${slow('b', '/etc/hostop-sigterm-b')}`,
     );
     const d = await startDaemon(dir, ['--concurrency', '2', '--resync', '1h', '--shutdown-grace', '30s']);
-    await new Promise((r) => setTimeout(r, 1500)); // the first two hosts are mid-apply (in their validators)
+    // The first two hosts are mid-apply: in their validators (`[s]`: the pattern must not match the shell
+    // that runs pgrep).
+    await waitFor(
+      'two hosts in their validators',
+      () => hosts.filter((h) => sh(h, "pgrep -fc '[s]leep 3; grep' || true").trim() !== '0').length === 2,
+      60_000,
+      100,
+    );
     const code = await d.stop('SIGTERM');
     expect(code).toBe(0);
     let converged = 0;

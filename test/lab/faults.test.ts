@@ -263,8 +263,10 @@ describe('a validator that hangs', () => {
       expect(apply.code).toBe(1);
       expect(apply.stdout).toContain('validation-failed');
       expect(apply.stdout).toContain('validator timed out after 2000 ms');
-      // 2 s deadline + 2 s grace for the kill (timeout -k 2) + the CLI's own work.
-      expect(took).toBeLessThan(12_000);
+      // 2 s deadline + 2 s grace for the kill (timeout -k 2) + the CLI's own work, with room for a loaded
+      // machine: the validator hangs forever, so an apply that ends at all was ended by the deadline (the
+      // message above names it).
+      expect(took).toBeLessThan(30_000);
       expect(sh(HOST, `cat ${PATH}`)).toBe(collector('debug'));
       expect(sh(HOST, 'ls -A /etc/hostop-fault-hang')).toBe('config.yaml\n');
       // `[v]`: the pattern must not match the shell that runs pgrep.
@@ -314,8 +316,8 @@ spec:
         60_000,
         100,
       );
-      // Deadline 4 s, plus two restarts and the watcher's debounce.
-      expect(Date.now() - changed).toBeLessThan(4000 + 12_000);
+      // Deadline 4 s, plus two restarts and the watcher's debounce, with room for a loaded machine.
+      expect(Date.now() - changed).toBeLessThan(4000 + 30_000);
       expect(sh(HOST, 'cat /etc/tempo/config.yml')).toBe(good);
       expect(sh(HOST, 'systemctl is-active tempo').trim()).toBe('active');
       const afterRollback = starts(HOST, 'tempo.service', since) - baseline;
@@ -421,7 +423,10 @@ spec:
       ['--resync', '60s'],
       async (d) => {
         await waitFor('ready', async () => (await fetch(`${d.url}/readyz`)).status === 200, 60_000);
-        const since = Math.floor(Date.now() / 1000);
+        // Counted from a baseline, as for tempo above: journalctl's --since has whole seconds, so a restart of
+        // the first convergence may fall in the same second.
+        const since = Math.floor(Date.now() / 1000) - 1;
+        const baseline = new Map(HOSTS.map((h) => [h, starts(h, 'billing-api.service', since)]));
         const targets = HOSTS.map((h) => `${rootOf(h)}${DIR}/app.conf`);
         const before = targets.map(inode);
         writeDesiredState(ds, HOSTS, resources('v2\n'));
@@ -445,7 +450,7 @@ spec:
               expect(sh(h, `ls -A ${DIR}`)).toBe('app.conf\n');
               expect(sh(h, 'systemctl is-active billing-api').trim()).toBe('active');
               // Restarted for v2 (else it runs the old config), and at most once more because of the crash.
-              const n = starts(h, 'billing-api.service', since);
+              const n = starts(h, 'billing-api.service', since) - baseline.get(h)!;
               expect(n, `${h} restarts`).toBeGreaterThanOrEqual(1);
               expect(n, `${h} restarts`).toBeLessThanOrEqual(2);
             }
@@ -509,6 +514,15 @@ describe('50 desired-state commits in quick succession', () => {
       const made = (await passes(d.url)) - passesBefore;
       expect(made).toBeGreaterThanOrEqual(HOSTS.length);
       expect(made, `${made} passes for 50 commits made in ${commitMs} ms`).toBeLessThan(50);
+      // A commit that changes no file (the watch on HEAD's reflog sees it, not the one on the directory): the
+      // revision in force follows it well before the next resync (60 s).
+      await git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'empty');
+      const empty = (await git('rev-parse', 'HEAD')).trim();
+      await waitFor(
+        'the empty commit in force',
+        async () => (await metric(d.url, 'hostop_desired_state_info', { revision: empty })) === 1,
+        20_000,
+      );
     });
   });
 });

@@ -5,6 +5,7 @@ import type { HostRef } from '../../src/core/model.js';
 import { ConnectionPool } from '../../src/ssh/connection-pool.js';
 import { quoteArg } from '../../src/ssh/quote.js';
 import { httpGet, tcpReachable } from '../../src/ssh/tunnel-http.js';
+import { waitFor } from '../support/daemon.js';
 import { labHost, labSsh } from '../support/lab.js';
 
 const REQ = { timeoutMs: 20_000 };
@@ -127,14 +128,12 @@ describe('refusals', () => {
     expect(err).toBeInstanceOf(TransportError);
     expect(['ConnectTimeout', 'HostUnreachable', 'Timeout']).toContain(err.code);
     expect([err.retryable, err.host]).toEqual([true, 'ghost']);
-    expect(elapsed).toBeLessThan(5_000 + 1_000);
+    expect(elapsed).toBeLessThan(5_000 + 3_000);
     console.log(
       `unreachable host: ${err.code} after ${elapsed} ms (connect deadline 5000 ms): ${err.message}`,
     );
-    // Backing off: the next caller gets the last error at once.
-    const t = Date.now();
+    // Backing off: the next caller gets the last error itself (a new attempt would make a new one).
     expect(await caught(pool.connection(ghost))).toBe(err);
-    expect(Date.now() - t).toBeLessThan(100);
   });
 
   it('a closed port gives ConnectRefused', async () => {
@@ -190,8 +189,14 @@ describe('from the host point of view (direct-tcpip, no process on the host)', (
     // A throwaway HTTP server on the host (python3 is in the lab template), on a test-only port.
     await conn.run(
       'mkdir -p /tmp/hostop-test-http && cd /tmp/hostop-test-http && echo hello-from-lab-01 > index.html && ' +
-        '(nohup python3 -m http.server 18080 --bind 127.0.0.1 >/dev/null 2>&1 </dev/null &) && sleep 1',
+        '(nohup python3 -m http.server 18080 --bind 127.0.0.1 >/dev/null 2>&1 </dev/null &)',
       REQ,
+    );
+    await waitFor(
+      'the server listening',
+      async () => (await tcpReachable(conn, '127.0.0.1', 18080, { timeoutMs: 5_000 })).reachable,
+      30_000,
+      100,
     );
     try {
       const ok = await httpGet(conn, 'http://127.0.0.1:18080/index.html', { timeoutMs: 5_000 });

@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { gitRevision } from '../../../src/source/load.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { gitHeadLog, gitRevision } from '../../../src/source/load.js';
+import { watchPaths } from '../../../src/source/watch-dir.js';
 
 // Real git on a real temporary repository: the desired-state directory is a subdirectory of it.
 const root = mkdtempSync(join(tmpdir(), 'hostop-git-'));
@@ -55,5 +56,29 @@ describe('gitRevision', () => {
     rmSync(canary);
     expect(await gitRevision(dir)).toBe(git('-c', 'core.fsmonitor=false', 'rev-parse', 'HEAD'));
     expect(existsSync(canary)).toBe(false);
+  });
+});
+
+describe('gitHeadLog', () => {
+  it("is HEAD's reflog, which a commit that changes no file appends to; a watch on it fires though .git is ignored", async () => {
+    expect(await gitHeadLog(tmpdir())).toBeUndefined();
+    const log = (await gitHeadLog(dir))!;
+    expect(log).toBe(join(root, '.git', 'logs', 'HEAD'));
+    let fired = 0;
+    const w = watchPaths(
+      [dir, log],
+      50,
+      () => fired++,
+      (e) => {
+        throw e;
+      },
+    );
+    try {
+      await w.ready;
+      git('commit', '-q', '--allow-empty', '-m', 'nothing changed');
+      await vi.waitFor(() => expect(fired).toBe(1), { timeout: 10_000 });
+    } finally {
+      await w.close();
+    }
   });
 });
