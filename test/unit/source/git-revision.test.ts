@@ -81,4 +81,33 @@ describe('gitHeadLog', () => {
       await w.close();
     }
   });
+
+  it('a repository without a commit has no reflog yet: the watch sees it appear with the first commit', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'hostop-git-fresh-'));
+    try {
+      const g = (...args: string[]) =>
+        execFileSync('git', ['-C', fresh, '-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args]);
+      g('init', '-q');
+      const log = (await gitHeadLog(fresh))!;
+      expect(existsSync(log)).toBe(false);
+      let fired = 0;
+      const w = watchPaths(
+        [fresh, log],
+        50,
+        () => fired++,
+        (e) => {
+          throw e;
+        },
+      );
+      try {
+        await w.ready;
+        g('commit', '-q', '--allow-empty', '-m', 'first');
+        await vi.waitFor(() => expect(fired).toBe(1), { timeout: 10_000 });
+      } finally {
+        await w.close();
+      }
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
 });
