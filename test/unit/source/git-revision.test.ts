@@ -59,27 +59,32 @@ describe('gitRevision', () => {
   });
 });
 
+/** Watches `paths`, runs `change`, and waits until the watch has fired exactly once. */
+async function firesOnceOn(paths: string[], change: () => void): Promise<void> {
+  let fired = 0;
+  const w = watchPaths(
+    paths,
+    50,
+    () => fired++,
+    (e) => {
+      throw e;
+    },
+  );
+  try {
+    await w.ready;
+    change();
+    await vi.waitFor(() => expect(fired).toBe(1), { timeout: 10_000 });
+  } finally {
+    await w.close();
+  }
+}
+
 describe('gitHeadLog', () => {
   it("is HEAD's reflog, which a commit that changes no file appends to; a watch on it fires though .git is ignored", async () => {
     expect(await gitHeadLog(tmpdir())).toBeUndefined();
     const log = (await gitHeadLog(dir))!;
     expect(log).toBe(join(root, '.git', 'logs', 'HEAD'));
-    let fired = 0;
-    const w = watchPaths(
-      [dir, log],
-      50,
-      () => fired++,
-      (e) => {
-        throw e;
-      },
-    );
-    try {
-      await w.ready;
-      git('commit', '-q', '--allow-empty', '-m', 'nothing changed');
-      await vi.waitFor(() => expect(fired).toBe(1), { timeout: 10_000 });
-    } finally {
-      await w.close();
-    }
+    await firesOnceOn([dir, log], () => git('commit', '-q', '--allow-empty', '-m', 'nothing changed'));
   });
 
   it('a repository without a commit has no reflog yet: the watch sees it appear with the first commit', async () => {
@@ -90,22 +95,7 @@ describe('gitHeadLog', () => {
       g('init', '-q');
       const log = (await gitHeadLog(fresh))!;
       expect(existsSync(log)).toBe(false);
-      let fired = 0;
-      const w = watchPaths(
-        [fresh, log],
-        50,
-        () => fired++,
-        (e) => {
-          throw e;
-        },
-      );
-      try {
-        await w.ready;
-        g('commit', '-q', '--allow-empty', '-m', 'first');
-        await vi.waitFor(() => expect(fired).toBe(1), { timeout: 10_000 });
-      } finally {
-        await w.close();
-      }
+      await firesOnceOn([fresh, log], () => g('commit', '-q', '--allow-empty', '-m', 'first'));
     } finally {
       rmSync(fresh, { recursive: true, force: true });
     }
