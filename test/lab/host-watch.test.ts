@@ -256,19 +256,19 @@ describe('a host that rewrites a managed file in a loop', () => {
           ((await metric(d.url, 'hostop_drift_corrections_total', { host: HOST, kind: 'File' })) ?? 0) >= 3,
         60_000,
       );
-      // A writer faster than a pass (10 writes a second): no pass can converge, the drift stays visible
-      // (HostopDriftPersists, HostopApplyFailing with NotConverged), and the host is backed off.
+      // A writer about as fast as a pass (10 writes a second): the drift stays visible (HostopDriftPersists),
+      // applying fails (HostopApplyFailing, any reason), and the host is backed off. On a loaded host no pass
+      // converges (NotConverged); on an idle one passes of ~80 ms fit between writes, each restarts the unit, and
+      // systemd refuses the sixth start within 10 s (DefaultStartLimitBurst=5, DefaultStartLimitIntervalSec=10s:
+      // systemd-system.conf(5)), so the pass is rolled back (UnitActionFailed). CI has seen both.
       fight('0.1');
+      const failures = async (reason: string) =>
+        (await metric(d.url, 'hostop_apply_failures_total', { host: HOST, kind: 'File', reason })) ?? 0;
       await waitFor(
-        'not converged, drift visible',
+        'applying fails, drift visible',
         async () =>
           (await metric(d.url, 'hostop_resource_drifted', { host: HOST, kind: 'File', name: 'watched' })) ===
-            1 &&
-          ((await metric(d.url, 'hostop_apply_failures_total', {
-            host: HOST,
-            kind: 'File',
-            reason: 'NotConverged',
-          })) ?? 0) >= 1,
+            1 && (await failures('NotConverged')) + (await failures('UnitActionFailed')) >= 1,
         60_000,
       );
       // Then the daemon's CPU and passes over 20 s while the writer goes on.
